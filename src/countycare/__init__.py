@@ -1,0 +1,5 @@
+"""CountyCare."""
+
+from countycare.celery import app as celery_app
+
+__all__ = ["celery_app"]

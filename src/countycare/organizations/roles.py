@@ -1,0 +1,77 @@
+"""Roles and what each may do. A role is held at an institution (RoleAssignment); the
+permissions below are checked with ``user.has_perm("countycare.<code>")`` through
+``organizations.backends.RoleBackend``; which rows a role sees is decided by scoping."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    VILLAGE_DOCTOR = "village_doctor", _("Village doctor")
+    TOWNSHIP_DOCTOR = "township_doctor", _("Township doctor")
+    NURSE = "nurse", _("Nurse")
+    CENTER_READER = "center_reader", _("Center reader")
+    SPECIALIST = "specialist", _("Specialist")
+    PHARMACIST = "pharmacist", _("Pharmacist")
+    PUBLIC_HEALTH_OFFICER = "public_health_officer", _("Public-health officer")
+    INSTITUTION_ADMIN = "institution_admin", _("Institution admin")
+    COMMUNITY_ADMIN = "community_admin", _("Community office admin")
+    HEALTH_COMMISSION_VIEWER = "health_commission_viewer", _("Health-commission viewer")
+    SYSTEM_ADMIN = "system_admin", _("System admin")
+
+
+class Perm:
+    """Permission codes (used as ``countycare.<code>``)."""
+
+    VIEW_RESIDENT = "view_resident"
+    REGISTER_RESIDENT = "register_resident"
+    CHANGE_RESIDENT = "change_resident"
+    TAG_RESIDENT = "tag_resident"
+    VIEW_NATIONAL_ID = "view_national_id"
+    EXPORT_RESIDENTS = "export_residents"
+    VIEW_AUDIT = "view_audit"
+    VIEW_AGGREGATES = "view_aggregates"
+    MANAGE_MASTER_DATA = "manage_master_data"
+
+
+_CLINICAL = {Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.CHANGE_RESIDENT, Perm.TAG_RESIDENT}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.VILLAGE_DOCTOR: frozenset(_CLINICAL),
+    Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL),
+    Role.NURSE: frozenset({Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.TAG_RESIDENT}),
+    Role.CENTER_READER: frozenset({Perm.VIEW_RESIDENT}),
+    Role.SPECIALIST: frozenset({Perm.VIEW_RESIDENT, Perm.TAG_RESIDENT}),
+    Role.PHARMACIST: frozenset({Perm.VIEW_RESIDENT}),
+    Role.PUBLIC_HEALTH_OFFICER: frozenset(
+        _CLINICAL | {Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AGGREGATES}
+    ),
+    Role.INSTITUTION_ADMIN: frozenset(
+        _CLINICAL
+        | {Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AUDIT, Perm.VIEW_AGGREGATES}
+    ),
+    Role.COMMUNITY_ADMIN: frozenset(
+        _CLINICAL
+        | {
+            Perm.VIEW_NATIONAL_ID,
+            Perm.EXPORT_RESIDENTS,
+            Perm.VIEW_AUDIT,
+            Perm.VIEW_AGGREGATES,
+            Perm.MANAGE_MASTER_DATA,
+        }
+    ),
+    # Aggregates only: no resident rows at all.
+    Role.HEALTH_COMMISSION_VIEWER: frozenset({Perm.VIEW_AGGREGATES}),
+    Role.SYSTEM_ADMIN: frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGGREGATES, Perm.MANAGE_MASTER_DATA}),
+}
+
+# Roles whose holders see every row of the county, wherever the role is held.
+COUNTY_WIDE_ROLES = frozenset({Role.COMMUNITY_ADMIN})
+# Roles that see resident and clinical rows in the subtree of their institution.
+ROLES_SEEING_RECORDS = frozenset(
+    role for role, perms in ROLE_PERMISSIONS.items() if Perm.VIEW_RESIDENT in perms
+)
+# Roles allowed into Django admin (master data; never resident rows, see residents/admin.py).
+STAFF_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.COMMUNITY_ADMIN, Role.INSTITUTION_ADMIN})
