@@ -8,6 +8,7 @@ from countycare.organizations import api as organizations_api
 from countycare.residents import api as residents_api
 
 router = DefaultRouter()
+core_api.register(router)
 organizations_api.register(router)
 residents_api.register(router)
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -32,7 +32,33 @@ def exception_handler(exc, context):
         else:
             body = {"detail": " ".join(exc.messages)}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        # Serializer errors in the same shape as domain errors: one message, all field errors.
+        response.data = validation_body(exc.detail)
+    return response
+
+
+def validation_body(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        errors = detail
+    elif isinstance(detail, list):
+        errors = {"non_field_errors": detail}
+    else:
+        errors = {"non_field_errors": [detail]}
+    return {"detail": _first_message(errors) or "invalid", "code": "invalid", "errors": errors}
+
+
+def _first_message(value: Any) -> str:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            message = _first_message(item)
+            if message:
+                return message
+        return ""
+    return str(value)
 
 
 def to_json(data: Any) -> Any:

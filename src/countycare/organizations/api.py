@@ -1,2 +1,79 @@
-def register(router):
-    pass
+"""``/api/v1/institutions/``: the institution tree, read-only. Institutions are master data,
+not resident data, so every authenticated user may read them (no scoping)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from countycare.organizations.models import Institution, InstitutionType
+
+
+class InstitutionSerializer(serializers.ModelSerializer):
+    type_label = serializers.CharField(source="get_type_display", read_only=True)
+
+    class Meta:
+        model = Institution
+        fields = [
+            "id",
+            "code",
+            "name",
+            "short_name",
+            "area_name",
+            "type",
+            "type_label",
+            "parent",
+            "depth",
+            "is_lead_hospital",
+            "is_central",
+            "is_sub_center",
+            "capability_standard",
+            "latitude",
+            "longitude",
+            "served_population",
+            "agricultural_population",
+            "address",
+            "phone",
+            "is_active",
+        ]
+        read_only_fields = fields
+
+
+class InstitutionFilter(serializers.Serializer):
+    """Query parameters of the institution list, parsed like a request body (400 on junk)."""
+
+    type = serializers.ChoiceField(choices=InstitutionType.choices, required=False)
+    parent = serializers.IntegerField(
+        min_value=1, required=False, help_text=_("Direct children of this institution.")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("type", enum=InstitutionType.values, description=_("Type")),
+            OpenApiParameter("parent", int, description=_("Direct children of this id")),
+        ]
+    )
+)
+class InstitutionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = InstitutionSerializer
+    queryset = Institution.objects.all()
+
+    def get_queryset(self) -> QuerySet[Institution]:
+        qs = Institution.objects.order_by("path")
+        if self.action != "list":
+            return qs
+        params = InstitutionFilter(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        if "type" in params.validated_data:
+            qs = qs.filter(type=params.validated_data["type"])
+        if "parent" in params.validated_data:
+            qs = qs.filter(parent_id=params.validated_data["parent"])
+        return qs
+
+
+def register(router) -> None:
+    router.register("institutions", InstitutionViewSet, basename="institution")

@@ -81,10 +81,10 @@ def search_residents(
     *,
     village_id: int | None = None,
     key_population: str | None = None,
-    limit: int = SEARCH_LIMIT,
+    limit: int | None = SEARCH_LIMIT,
 ) -> QuerySet[Resident]:
     """Search by name (prefix), pinyin or initials (prefix), national ID (exact, via the keyed
-    hash) or phone (prefix). Scoped; at most ``limit`` rows."""
+    hash) or phone (prefix). Scoped; at most ``limit`` rows (None: all, for a paginated API)."""
     qs = residents_for(user).select_related("home_village")
     query = classify(raw)
     if query.kind == "national_id":
