@@ -67,9 +67,11 @@ def scope_for(user) -> Scope:
 
 
 def forget(user) -> None:
-    """Drop the per-request cache (after role assignments change)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    """Drop the per-request caches (after role assignments change): the scope and whatever
+    the provider and permission backend cached on the user, by convention under attributes
+    named ``_countycare_*``."""
+    for attr in [a for a in vars(user) if a.startswith("_countycare_")]:
+        delattr(user, attr)
 
 
 def scoped(user, model_or_queryset: type[Model] | QuerySet) -> QuerySet:
