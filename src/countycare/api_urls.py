@@ -14,6 +14,6 @@ residents_api.register(router)
 
 urlpatterns = [
     path("auth/token/", core_api.ObtainTokenView.as_view(), name="api-token"),
-    path("me/", core_api.MeView.as_view(), name="api-me"),
+    path("me/", organizations_api.MeView.as_view(), name="api-me"),
     path("", include(router.urls)),
 ]

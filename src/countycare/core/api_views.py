@@ -1,4 +1,4 @@
-"""Core endpoints of ``/api/v1/``: token login, who am I, and the audit trail (read-only).
+"""Core endpoints of ``/api/v1/``: token login and the audit trail (read-only).
 
 GOV-04: network and information security — logins are throttled and locked out by
 django-axes, and the audit trail can be searched but never written through the API."""
@@ -18,7 +18,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from countycare.core.models import AuditEntry
 from countycare.core.scoping import scope_for
@@ -92,67 +91,6 @@ class ObtainTokenView(ObtainAuthToken):
         # (AXES_RESET_ON_SUCCESS) for API logins as it does for the login page.
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         return Response({"token": token.key})
-
-
-# --- Who am I -------------------------------------------------------------------------------
-
-
-class RoleSerializer(serializers.Serializer):
-    role = serializers.CharField()
-    role_label = serializers.CharField()
-    institution_id = serializers.IntegerField()
-    institution_name = serializers.CharField()
-    institution_type = serializers.CharField()
-    valid_from = serializers.DateField()
-    valid_until = serializers.DateField(allow_null=True)
-
-
-class MeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    full_name = serializers.CharField()
-    is_superuser = serializers.BooleanField()
-    roles = RoleSerializer(many=True)
-    permissions = serializers.ListField(child=serializers.CharField())
-
-
-class MeView(APIView):
-    """``GET me/``: the logged-in user, the roles in force today and the permissions they give
-    (``countycare.<code>``)."""
-
-    @extend_schema(responses=MeSerializer)
-    def get(self, request):
-        user = request.user
-        roles = (
-            user.roles.active()
-            .filter(institution__is_active=True)
-            .select_related("institution")
-            .order_by("institution__path", "role")
-        )
-        data = {
-            "id": user.pk,
-            "username": user.get_username(),
-            "full_name": user.get_full_name(),
-            "is_superuser": user.is_superuser,
-            "roles": [
-                {
-                    "role": ra.role,
-                    "role_label": ra.get_role_display(),
-                    "institution_id": ra.institution_id,
-                    "institution_name": ra.institution.name,
-                    "institution_type": ra.institution.type,
-                    "valid_from": ra.valid_from,
-                    "valid_until": ra.valid_until,
-                }
-                for ra in roles
-            ],
-            "permissions": sorted(
-                p.removeprefix("countycare.")
-                for p in user.get_all_permissions()
-                if p.startswith("countycare.")
-            ),
-        }
-        return Response(MeSerializer(data).data)
 
 
 # --- Audit trail ----------------------------------------------------------------------------
