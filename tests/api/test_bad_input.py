@@ -240,6 +240,7 @@ def test_a_second_open_tag_is_409(client, urls):
     [
         ({"ended_on": "yesterday"}, "ended_on"),
         ({"ended_on": "1900-01-01"}, "ended_on"),
+        ({"ended_on": "2999-01-01"}, "ended_on"),
         ({"reason": {"why": "x"}}, "reason"),
         ({"reason": HUGE}, "reason"),
     ],

@@ -154,6 +154,14 @@ def test_unknown_out_of_scope_and_non_residence_villages_answer_the_same(village
     assert_nothing_written()
 
 
+def test_a_village_that_is_not_an_id_is_unknown(village_doctor):
+    for junk in ("abc", "1.5", object()):
+        with pytest.raises(ValidationError) as info:
+            register(village_doctor, junk)
+        assert info.value.code == "unknown_village"
+    assert_nothing_written()
+
+
 def test_an_inactive_village_is_unknown(village_doctor, tree):
     village = InstitutionFactory(parent=tree.village_a1, type="village", is_active=False)
     with pytest.raises(ValidationError) as info:
@@ -285,6 +293,16 @@ def test_a_tag_cannot_end_before_it_was_recorded(village_doctor, resident):
     with pytest.raises(ValidationError) as info:
         services.end_tag(actor=village_doctor, tag=tag, reason="x", ended_on=dt.date(2023, 1, 1))
     assert info.value.field == "ended_on"
+    tag.refresh_from_db()
+    assert tag.ended_on is None
+
+
+def test_a_tag_cannot_end_in_the_future(village_doctor, resident):
+    tag = KeyPopulationTagFactory(resident=resident)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as info:
+        services.end_tag(actor=village_doctor, tag=tag, reason="x", ended_on=tomorrow)
+    assert (info.value.code, info.value.field) == ("future_date", "ended_on")
     tag.refresh_from_db()
     assert tag.ended_on is None
 

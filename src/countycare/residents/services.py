@@ -42,7 +42,10 @@ def _check_village(actor, village: Institution | int | None) -> Institution:
     """The village must exist, be a place of residence, and lie in the actor's scope. All
     three failures answer the same (no hint that a village outside scope exists)."""
     pk = village.pk if isinstance(village, Institution) else village
-    found = residence_choices(actor).filter(pk=pk).first() if pk else None
+    try:
+        found = residence_choices(actor).filter(pk=pk).first() if pk else None
+    except (TypeError, ValueError):  # not an id at all (e.g. "abc" from a form)
+        found = None
     if found is None:
         raise ValidationError(
             _("Unknown village. Choose a village or community from the list of your area."),
@@ -318,6 +321,12 @@ def end_tag(
     if tag.ended_on is not None:
         raise Conflict(_("This tag has already ended."), code="already_ended")
     ended_on = ended_on or timezone.localdate()
+    if ended_on > timezone.localdate():
+        # An end in the future would leave the tag current and yet "ended", so a second
+        # open tag of the same population could be declared beside it.
+        raise ValidationError(
+            _("The date cannot be in the future."), code="future_date", field="ended_on"
+        )
     if ended_on < tag.recorded_on:
         raise ValidationError(
             _("The end date cannot be before the date it was recorded."),
