@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -72,6 +73,25 @@ def plain_payload(data: Any) -> Any:
     return data
 
 
+def idempotent(
+    request, *, operation: str, payload: Any, action: Callable[[], tuple[int, Any]]
+) -> Response:
+    """Run ``action`` (a create returning (status, body)) once per user and
+    ``Idempotency-Key``; a retry gets the first answer with ``Idempotent-Replayed: true``.
+    Without the header the action simply runs."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status_code, body = action()
+        return Response(body, status=status_code)
+    outcome = idempotency.run(
+        user=request.user, key=key, operation=operation, payload=payload, action=action
+    )
+    response = Response(outcome.body, status=outcome.status_code)
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
 class IdempotentCreateMixin:
     """For ``ModelViewSet``-style views: a POST with an ``Idempotency-Key`` header is run once
     per user and key; retries get the first answer with ``Idempotent-Replayed: true``."""
@@ -79,21 +99,12 @@ class IdempotentCreateMixin:
     idempotency_operation: str = ""
 
     def create(self, request, *args, **kwargs):
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            status_code, body = self.create_once(request)
-            return Response(body, status=status_code)
-        outcome = idempotency.run(
-            user=request.user,
-            key=key,
+        return idempotent(
+            request,
             operation=self.idempotency_operation or self.__class__.__name__,
             payload=plain_payload(request.data),
             action=lambda: self.create_once(request),
         )
-        response = Response(outcome.body, status=outcome.status_code)
-        if outcome.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
 
     def create_once(self, request) -> tuple[int, Any]:
         serializer = self.get_serializer(data=request.data)

@@ -8,7 +8,6 @@ list request (GOV-04)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -24,9 +23,9 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from countycare.core import audit, idempotency
+from countycare.core import audit
 from countycare.core import national_id as nid
-from countycare.core.api import IdempotentCreateMixin, plain_payload, to_json
+from countycare.core.api import IdempotentCreateMixin, idempotent, plain_payload, to_json
 from countycare.core.errors import ValidationError
 from countycare.core.scoping import scoped
 from countycare.core.timeline import for_resident
@@ -244,23 +243,6 @@ def _household(user, value: int | None) -> Household | None:
     return found
 
 
-def _idempotent(
-    request, operation: str, payload: Any, action: Callable[[], tuple[int, Any]]
-) -> Response:
-    """Run a create once per Idempotency-Key, as ``IdempotentCreateMixin.create`` does."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        status_code, body = action()
-        return Response(body, status=status_code)
-    outcome = idempotency.run(
-        user=request.user, key=key, operation=operation, payload=payload, action=action
-    )
-    response = Response(outcome.body, status=outcome.status_code)
-    if outcome.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return response
-
-
 def _audit_query(raw: str) -> str:
     """What a SEARCH entry keeps of the query: a national ID only masked."""
     query = selectors.classify(raw)
@@ -405,8 +387,12 @@ class ResidentViewSet(
             )
             return status.HTTP_201_CREATED, to_json(TagSerializer(tag).data)
 
-        payload = {"resident": resident.pk, "data": plain_payload(request.data)}
-        return _idempotent(request, "residents.tag", payload, declare)
+        return idempotent(
+            request,
+            operation="residents.tag",
+            payload={"resident": resident.pk, "data": plain_payload(request.data)},
+            action=declare,
+        )
 
     @extend_schema(
         summary=gettext_lazy("End a declared key population"),
