@@ -238,9 +238,74 @@ def _address(rng: random.Random, place: InstitutionPlan, town: str) -> str:
     )
 
 
+def _person(
+    rng: random.Random,
+    identity: _Identity,
+    member: _Member,
+    household: HouseholdPlan,
+    *,
+    as_of: dt.date,
+    family: str,
+    left_behind: bool,
+    poverty: bool,
+) -> tuple[ResidentPlan, str]:
+    """One resident of a household, and the surname the name was given ("" if none)."""
+    birth = as_of - dt.timedelta(days=int((member.age + rng.random()) * YEAR))
+    if member.age < 16 and rng.random() < 0.95:
+        division = data.COUNTY_DIVISION  # born in the banner
+    else:
+        division = _DIVISIONS.pick(rng)
+    name, surname = names.person_name(
+        rng,
+        sex=member.sex,
+        birth_year=birth.year,
+        ethnicity=member.ethnicity,
+        family_surname=family or None,
+    )
+    phone = ""
+    if member.age >= 16 and rng.random() < (0.6 if member.age >= 75 else 0.93):
+        phone = identity.phone()
+    opened = max(REGISTRY_OPENED, birth)
+    registered = opened + dt.timedelta(days=rng.randrange(0, max(1, (as_of - opened).days)))
+    registered_at = dt.datetime(
+        registered.year,
+        registered.month,
+        registered.day,
+        rng.randrange(8, 18),
+        rng.randrange(60),
+        rng.randrange(60),
+        tzinfo=CHINA,
+    ).astimezone(dt.UTC)
+    resident = ResidentPlan(
+        national_id=identity.national_id(division, birth, member.sex),
+        name=name,
+        sex=member.sex,
+        birth_date=birth,
+        ethnicity=member.ethnicity,
+        phone=phone,
+        village_code=household.village_code,
+        household_code=household.code,
+        relation_to_head=member.relation,
+        address=household.address,
+        registered_at=registered_at,
+        tags=_tags(
+            rng,
+            age=member.age,
+            sex=member.sex,
+            birth=birth,
+            as_of=as_of,
+            left_behind=left_behind,
+            poverty=poverty,
+        ),
+    )
+    return resident, surname
+
+
 def iter_households(
     rng: random.Random, institutions: list[InstitutionPlan], total: int, as_of: dt.date
 ) -> Iterator[tuple[HouseholdPlan, list[ResidentPlan]]]:
+    """``total`` residents in households, spread over the villages and urban communities in
+    proportion to the population each serves."""
     identity = _Identity(rng)
     towns = _town_names(institutions)
     places = residence_weights(institutions)
@@ -266,72 +331,35 @@ def iter_households(
             left_behind_home = all(m.relation != "child" for m in members) and any(
                 m.relation == "grandchild" for m in members
             )
-            family = ""
+            family = ""  # the father's surname, which the children take
             people = []
             for member in members:
-                birth = as_of - dt.timedelta(days=int((member.age + rng.random()) * YEAR))
-                if member.age < 16 and rng.random() < 0.95:
-                    division = data.COUNTY_DIVISION  # born in the banner
-                else:
-                    division = _DIVISIONS.pick(rng)
-                # Children carry the family surname (the head's, or the head's son's).
-                surname = family if member.relation in ("child", "grandchild") else None
-                name, surname = names.person_name(
+                resident, surname = _person(
                     rng,
-                    sex=member.sex,
-                    birth_year=birth.year,
-                    ethnicity=member.ethnicity,
-                    family_surname=family if member.relation in ("child", "grandchild") else None,
+                    identity,
+                    member,
+                    household,
+                    as_of=as_of,
+                    family=family if _takes_family_name(member) else "",
+                    left_behind=left_behind_home
+                    and member.relation == "grandchild"
+                    and member.age < 16,
+                    poverty=poverty,
                 )
-                # Children carry the father's surname: the head's, or a male spouse's.
                 if surname and (
                     (member.relation == "self" and not family)
                     or (member.relation == "spouse" and member.sex == "M")
                 ):
                     family = surname
-                phone = ""
-                if member.age >= 16 and rng.random() < (0.6 if member.age >= 75 else 0.93):
-                    phone = identity.phone()
-                opened = max(REGISTRY_OPENED, birth)
-                registered = opened + dt.timedelta(
-                    days=rng.randrange(0, max(1, (as_of - opened).days))
-                )
-                registered_at = dt.datetime(
-                    registered.year,
-                    registered.month,
-                    registered.day,
-                    rng.randrange(8, 18),
-                    rng.randrange(60),
-                    rng.randrange(60),
-                    tzinfo=CHINA,
-                ).astimezone(dt.UTC)
-                people.append(
-                    ResidentPlan(
-                        national_id=identity.national_id(division, birth, member.sex),
-                        name=name,
-                        sex=member.sex,
-                        birth_date=birth,
-                        ethnicity=member.ethnicity,
-                        phone=phone,
-                        village_code=place.code,
-                        household_code=household.code,
-                        relation_to_head=member.relation,
-                        address=household.address,
-                        registered_at=registered_at,
-                        tags=_tags(
-                            rng,
-                            age=member.age,
-                            sex=member.sex,
-                            birth=birth,
-                            as_of=as_of,
-                            left_behind=left_behind_home
-                            and member.relation == "grandchild"
-                            and member.age < 16,
-                            poverty=poverty,
-                        ),
-                    )
-                )
+                people.append(resident)
             yield household, people
+
+
+def _takes_family_name(member: _Member) -> bool:
+    # Children and grandchildren carry the family surname, and so does the head's father.
+    return member.relation in ("child", "grandchild") or (
+        member.relation == "parent" and member.sex == "M"
+    )
 
 
 def _town_names(institutions: list[InstitutionPlan]) -> dict[str, str]:

@@ -30,7 +30,17 @@ class StaffingRules:
     township_tcm_share: float = 0.30
 
     @classmethod
+    def from_policy(cls) -> StaffingRules:
+        """The county's policy configuration (the declared defaults until it has its own)."""
+        return cls(
+            village_doctors_per_1000_min=float(policy.value(policy.VILLAGE_DOCTORS_PER_1000_MIN)),
+            village_doctors_per_1000_max=float(policy.value(policy.VILLAGE_DOCTORS_PER_1000_MAX)),
+            township_min_gps=int(policy.value(policy.TOWNSHIP_MIN_GPS)),
+        )
+
+    @classmethod
     def defaults(cls) -> StaffingRules:
+        """The declared defaults, without the database (for a pure plan)."""
         registry = policy.REGISTRY
         return cls(
             village_doctors_per_1000_min=registry[policy.VILLAGE_DOCTORS_PER_1000_MIN].default,

@@ -14,13 +14,14 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext as _
 
-from countycare.demo import loader
+from countycare.demo import data, loader
 from countycare.demo.generator import (
     DEFAULT_RESIDENTS,
     DEFAULT_SEED,
     build_plan,
     export_villages_csv,
 )
+from countycare.demo.staff import StaffingRules
 from countycare.residents.models import Resident
 
 
@@ -124,10 +125,10 @@ class Command(BaseCommand):
     def _seed(self, seed: int, residents: int) -> None:
         started = time.perf_counter()
         self.stdout.write(
-            _("Generating the demo county 伊金霍洛旗: seed %(seed)d, %(n)d residents …")
-            % {"seed": seed, "n": residents}
+            _("Generating the demo county %(county)s: seed %(seed)d, %(n)d residents …")
+            % {"county": data.COUNTY_NAME, "seed": seed, "n": residents}
         )
-        plan = build_plan(seed, residents)
+        plan = build_plan(seed, residents, rules=StaffingRules.from_policy())
         self.stdout.write(
             _("Planned in %(s).1f s; writing to the database …")
             % {"s": time.perf_counter() - started}
