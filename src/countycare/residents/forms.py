@@ -127,7 +127,7 @@ class RegistrationForm(IdempotentForm):
     )
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     tags = forms.MultipleChoiceField(
-        label=_("Key populations"),
+        label=_("Key populations (optional)"),
         choices=DECLARED_CHOICES,
         required=False,
         widget=forms.CheckboxSelectMultiple,

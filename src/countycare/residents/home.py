@@ -22,6 +22,7 @@ from countycare.core import home
 from countycare.core.scoping import scope_for
 from countycare.organizations.models import Institution, InstitutionType
 from countycare.organizations.roles import Perm
+from countycare.organizations.selectors import residence_choices
 from countycare.residents import selectors
 from countycare.residents.models import KeyPopulation, KeyPopulationTag, Resident
 
@@ -39,7 +40,9 @@ TOWNSHIP_COLUMNS = (
              perm=f"countycare.{Perm.VIEW_RESIDENT}", order=10, width="full")  # fmt: skip
 def overview(request: HttpRequest) -> dict[str, Any] | None:
     user = request.user
-    if scope_for(user).is_empty:
+    scope = scope_for(user)
+    # A role held where no one lives (a reader at the lead hospital) has nothing to count.
+    if not (scope.county_wide or residence_choices(user).exists()):
         return None
     counts = selectors.key_population_counts(user)
     search = reverse("residents:search")
