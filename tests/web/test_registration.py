@@ -197,3 +197,13 @@ def test_a_nurse_may_register(tree, web):
     response = web(nurse).post(URL, form_data(tree.village_a2))
     assert response.status_code == 302
     assert Resident.objects.get().home_village == tree.village_a2
+
+
+def test_several_errors_are_shown_at_once(village_doctor, tree, web):
+    """One round trip on a weak network should show every error the form can see."""
+    good = national_id()
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    response = web(village_doctor).post(URL, form_data(tree.village_a1, national_id=bad, name=""))
+    assert "校验码" in field_errors(response, "national_id")[0]
+    assert field_errors(response, "name")
+    assert not Resident.objects.exists()

@@ -17,8 +17,12 @@ class AuditFilterForm(forms.Form):
     """Filters of the audit-log page. A value that does not parse is reported beside its
     field and left out of the search (the page still answers)."""
 
-    user = forms.CharField(label=_("User"), max_length=150, required=False,
-                           help_text=_("Username"))  # fmt: skip
+    user = forms.CharField(
+        label=_("User"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("Username")}),
+    )
     action = forms.ChoiceField(
         label=_("Action"), required=False, choices=[("", _("All")), *AuditEntry.Action.choices]
     )

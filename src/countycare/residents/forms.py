@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from countycare.core import national_id as nid
 from countycare.core.errors import DomainError
 from countycare.organizations.selectors import residence_choices
 from countycare.residents.ethnicity import ETHNICITIES, HAN
@@ -152,6 +153,14 @@ class RegistrationForm(IdempotentForm):
         if len(choices) == 1 and not self.is_bound:
             self.initial["home_village"] = choices[0][0]
         self.fields["ethnicity"].widget.choices = [(code, label) for code, label in ETHNICITIES]
+
+    def clean_national_id(self) -> str:
+        # Parsing the number (GB 11643) here shows its error together with the other fields'
+        # instead of one round trip later; the service checks it again.
+        try:
+            return nid.parse(self.cleaned_data["national_id"]).number
+        except nid.NationalIdError as exc:
+            raise forms.ValidationError(str(exc.message), code=exc.code) from None
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -96,13 +96,25 @@ def counts_by_township(base: QuerySet[Resident]) -> list[dict[str, Any]]:
         .annotate(**columns)
         .order_by()
     )
-    names = dict(
-        Institution.objects.filter(pk__in=[r["township"] for r in rows]).values_list("pk", "name")
-    )
+    names = {
+        pk: (area or name, short or name)
+        for pk, name, short, area in Institution.objects.filter(
+            pk__in=[r["township"] for r in rows]
+        ).values_list("pk", "name", "short_name", "area_name")
+    }
     for row in rows:
-        row["name"] = names.get(row["township"], "—")
+        row["name"], row["center"] = names.get(row["township"], ("—", ""))
     rows.sort(key=lambda r: r["name"])
     return rows
+
+
+def population_counts(base: QuerySet[Resident]) -> dict[str, int]:
+    """Living residents of ``base`` per key population, in one query."""
+    today = timezone.localdate()
+    columns: dict[str, Any] = {"total": Count("pk")}
+    for key in KeyPopulation:
+        columns[key.value] = Count("pk", filter=_population_q(key, today))
+    return base.filter(deceased_on__isnull=True).aggregate(**columns)
 
 
 def _population_q(key: KeyPopulation, today) -> Q:
@@ -115,7 +127,14 @@ def _population_q(key: KeyPopulation, today) -> Q:
              perm=f"countycare.{Perm.VIEW_AGGREGATES}", order=30, width="full")  # fmt: skip
 def by_township(request: HttpRequest) -> dict[str, Any]:
     user = request.user
-    rows = counts_by_township(_aggregate_base(user))
+    scope = scope_for(user)
+    base = _aggregate_base(user)
+    rows = counts_by_township(base)
+    tiles = []
+    if scope.is_empty:
+        # No overview widget for a role without rows: the county's key populations here.
+        counts = population_counts(base)
+        tiles = [{"label": k.label, "count": counts[k.value]} for k in KeyPopulation]
     keys = [k.value for k in TOWNSHIP_COLUMNS]
     for row in rows:
         row["cells"] = [row[k] for k in keys]
@@ -124,5 +143,6 @@ def by_township(request: HttpRequest) -> dict[str, Any]:
         "total": sum(r["total"] for r in rows),
         "total_cells": [sum(r[k] for r in rows) for k in keys],
         "columns": [{"key": k.value, "label": k.label} for k in TOWNSHIP_COLUMNS],
-        "county_wide": scope_for(user).is_empty or scope_for(user).county_wide,
+        "county_wide": scope.is_empty or scope.county_wide,
+        "tiles": tiles,
     }

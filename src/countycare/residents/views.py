@@ -110,9 +110,10 @@ def _key_population_labels(
 @login_required
 def search(request: HttpRequest) -> HttpResponse:
     user = request.user
+    sees_records = user.has_perm(f"countycare.{Perm.VIEW_RESIDENT}")
     form = ResidentSearchForm(user, request.GET or None)
     filters = form.filters()
-    active = bool(filters["q"] or filters["village"] or filters["key_population"])
+    active = sees_records and bool(filters["q"] or filters["village"] or filters["key_population"])
     results: list[Resident] = []
     more = False
     if active:
@@ -150,7 +151,7 @@ def search(request: HttpRequest) -> HttpResponse:
         "results": results,
         "more": more,
         "page_size": SEARCH_PAGE_SIZE,
-        "sees_records": user.has_perm(f"countycare.{Perm.VIEW_RESIDENT}"),
+        "sees_records": sees_records,
         "can_register": user.has_perm(f"countycare.{Perm.REGISTER_RESIDENT}"),
         "can_export": user.has_perm(f"countycare.{Perm.EXPORT_RESIDENTS}"),
         "query_string": request.GET.urlencode(),
