@@ -316,3 +316,16 @@ def test_pages_have_no_inline_scripts(village_doctor, residents, web, anonymous)
             assert "src=" in tag, tag
         assert not re.search(r"\son[a-z]+=", body)
         assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_an_htmx_request_after_the_session_ended_redirects_the_page_to_login(anonymous):
+    """Not a 302 that htmx would follow, swapping the login page into the results."""
+    response = anonymous.get(
+        reverse("residents:search"),
+        {"q": "张"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/residents/?q=%E5%BC%A0",
+    )
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == f"{LOGIN}?next=/residents/%3Fq%3D%25E5%25BC%25A0"
+    assert anonymous.get(reverse("residents:search")).status_code == 302  # without htmx

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
@@ -19,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from countycare.core import audit
 from countycare.core import home as home_widgets
 from countycare.core.api_views import audit_entries_for
+from countycare.core.decorators import login_required
 from countycare.core.forms import AuditFilterForm
 from countycare.core.models import AuditEntry
 

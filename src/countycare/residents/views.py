@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from countycare.core import audit, idempotency
 from countycare.core import national_id as nid
+from countycare.core.decorators import login_required
 from countycare.core.errors import DomainError
 from countycare.core.scoping import scoped
 from countycare.core.timeline import for_resident
