@@ -214,7 +214,9 @@ class ResidentEditForm(forms.Form):
 
 
 class TagAddForm(IdempotentForm):
-    tag = forms.ChoiceField(label=_("Key population"), choices=DECLARED_CHOICES)
+    tag = forms.ChoiceField(
+        label=_("Key population"), choices=[("", _("Choose …")), *DECLARED_CHOICES]
+    )
     source = forms.CharField(
         label=_("Source"),
         max_length=100,
