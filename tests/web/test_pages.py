@@ -329,3 +329,17 @@ def test_an_htmx_request_after_the_session_ended_redirects_the_page_to_login(ano
     assert response.status_code == 401
     assert response["HX-Redirect"] == f"{LOGIN}?next=/residents/%3Fq%3D%25E5%25BC%25A0"
     assert anonymous.get(reverse("residents:search")).status_code == 302  # without htmx
+
+
+def test_the_400_page_renders_without_a_request(settings):
+    response = Client().get(HOME, HTTP_HOST="evil.example")  # DisallowedHost → 400
+    assert response.status_code == 400
+    assert "无法识别" in page(response)
+
+
+def test_an_expired_form_explains_what_to_do(village_doctor):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(village_doctor)
+    response = client.post(reverse("residents:register"), {"name": "x"})
+    assert response.status_code == 403
+    assert "已过期" in page(response)
