@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -75,6 +76,18 @@ def classify(raw: str) -> SearchQuery:
     return SearchQuery("name", text)
 
 
+def _prefix(field: str, text: str) -> Q:
+    """``field`` starts with ``text``, in a form the database's index serves.
+
+    PostgreSQL: ``LIKE 'text%'`` on a varchar_pattern_ops index. SQLite's LIKE is
+    case-insensitive and never uses an ordinary index, so there the prefix is a range on the
+    binary-collated column: ``text <= field < text || U+10FFFF``.
+    """
+    if connection.vendor == "sqlite":
+        return Q(**{f"{field}__gte": text, f"{field}__lt": text + "\U0010ffff"})
+    return Q(**{f"{field}__startswith": text})
+
+
 def search_residents(
     user,
     raw: str,
@@ -90,13 +103,11 @@ def search_residents(
     if query.kind == "national_id":
         qs = qs.filter(national_id_hash=crypto.lookup_hash(query.text))
     elif query.kind == "phone":
-        qs = qs.filter(phone__startswith=query.text)
+        qs = qs.filter(_prefix("phone", query.text))
     elif query.kind == "pinyin":
-        qs = qs.filter(
-            Q(name_initials__startswith=query.text) | Q(name_pinyin__startswith=query.text)
-        )
+        qs = qs.filter(_prefix("name_initials", query.text) | _prefix("name_pinyin", query.text))
     elif query.kind == "name":
-        qs = qs.filter(name__startswith=query.text)
+        qs = qs.filter(_prefix("name", query.text))
     if village_id:
         qs = qs.filter(home_village_id=village_id)
     if key_population:
