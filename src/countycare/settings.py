@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "countycare.core",
     "countycare.organizations",
     "countycare.residents",
+    "countycare.telemed",
     "countycare.demo",
 ]
 
@@ -189,6 +190,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("COUNTYCARE_STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from it (collectstatic fills it)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("COUNTYCARE_MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
@@ -240,6 +242,11 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work for `celery beat` in production (embedded default: not needed, see telemed.tasks).
+CELERY_BEAT_SCHEDULE = {
+    "telemed-expire-leases": {"task": "telemed.expire_leases", "schedule": 60.0},
+    "telemed-escalate-critical": {"task": "telemed.escalate_critical_alerts", "schedule": 60.0},
+}
 
 # --- Cache ----------------------------------------------------------------------------------
 if os.environ.get("COUNTYCARE_REDIS_CACHE_URL"):

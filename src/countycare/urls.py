@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("audit/", core_views.audit_log, name="audit-log"),
     path("residents/", include("countycare.residents.urls")),
+    path("telemed/", include("countycare.telemed.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("countycare.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -34,23 +34,39 @@ class Perm:
     VIEW_AUDIT = "view_audit"
     VIEW_AGGREGATES = "view_aggregates"
     MANAGE_MASTER_DATA = "manage_master_data"
+    # Walking Hospital (telemed)
+    RECORD_VISIT = "record_visit"  # open a visit, record what the kit measured
+    REQUEST_EXAM = "request_exam"  # send an exam order to a shared center, acknowledge reports
+    READ_EXAM = "read_exam"  # claim from a center's worklist, write and sign reports
+    ACK_CRITICAL = "ack_critical"  # acknowledge a critical-value alert
 
 
 _CLINICAL = {Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.CHANGE_RESIDENT, Perm.TAG_RESIDENT}
+_REQUESTER = {Perm.RECORD_VISIT, Perm.REQUEST_EXAM, Perm.ACK_CRITICAL}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.VILLAGE_DOCTOR: frozenset(_CLINICAL),
-    Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL),
-    Role.NURSE: frozenset({Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.TAG_RESIDENT}),
-    Role.CENTER_READER: frozenset({Perm.VIEW_RESIDENT}),
-    Role.SPECIALIST: frozenset({Perm.VIEW_RESIDENT, Perm.TAG_RESIDENT}),
+    Role.VILLAGE_DOCTOR: frozenset(_CLINICAL | _REQUESTER),
+    Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL | _REQUESTER),
+    Role.NURSE: frozenset(
+        {Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.TAG_RESIDENT, Perm.RECORD_VISIT}
+    ),
+    Role.CENTER_READER: frozenset({Perm.VIEW_RESIDENT, Perm.READ_EXAM}),
+    # Specialists read remote consultations (the remote outpatient center).
+    Role.SPECIALIST: frozenset({Perm.VIEW_RESIDENT, Perm.TAG_RESIDENT, Perm.READ_EXAM}),
     Role.PHARMACIST: frozenset({Perm.VIEW_RESIDENT}),
     Role.PUBLIC_HEALTH_OFFICER: frozenset(
-        _CLINICAL | {Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AGGREGATES}
+        _CLINICAL
+        | {Perm.RECORD_VISIT, Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AGGREGATES}
     ),
     Role.INSTITUTION_ADMIN: frozenset(
         _CLINICAL
-        | {Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AUDIT, Perm.VIEW_AGGREGATES}
+        | {
+            Perm.ACK_CRITICAL,
+            Perm.VIEW_NATIONAL_ID,
+            Perm.EXPORT_RESIDENTS,
+            Perm.VIEW_AUDIT,
+            Perm.VIEW_AGGREGATES,
+        }
     ),
     Role.COMMUNITY_ADMIN: frozenset(
         _CLINICAL
