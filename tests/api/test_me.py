@@ -21,8 +21,11 @@ def test_me_lists_roles_with_institutions_and_permissions(village_doctor, tree, 
     }
     assert {r["institution_name"] for r in data["roles"]} == {"甲一村卫生室", "札萨克镇卫生院"}
     assert data["permissions"] == [
+        "ack_critical",
         "change_resident",
+        "record_visit",
         "register_resident",
+        "request_exam",
         "tag_resident",
         "view_resident",
     ]

@@ -12,6 +12,8 @@ from countycare.telemed.models import Attachment, ExamOrder, Observation, Report
 
 
 def _centers(user):
+    if not getattr(user, "is_authenticated", False):
+        return SharedCenter.objects.none().values("pk")
     return SharedCenter.objects.filter(readers=user, is_active=True).values("pk")
 
 
