@@ -722,25 +722,43 @@ def acknowledge(actor, order_id) -> ExamOrder:
 
 
 # --- performance pay (WH-05) ------------------------------------------------------------------
-def _credit(order: ExamOrder, *, reader, now) -> None:
-    if order.credits.exists():
-        return
+def pay_shares() -> tuple[Decimal, Decimal]:
+    """The policy's (examiner, reader) shares of a service's balance."""
+    return (
+        Decimal(str(policy.value(telemed_policy.PAY_EXAMINER_SHARE))),
+        Decimal(str(policy.value(telemed_policy.PAY_READER_SHARE))),
+    )
+
+
+def credit_rows(
+    order: ExamOrder, *, reader_id: int, now, shares: tuple[Decimal, Decimal] | None = None
+) -> list[PerformanceCredit]:
+    """The unsaved PerformanceCredit rows of a signed order: its service's balance (fee −
+    cost) split between the examining staff, the reader and the two institutions. Reads
+    ``order.service`` and ``order.center`` (pass ``shares`` to skip the policy look-up; the
+    demo county's traffic builds many at once)."""
     fee, cost = order.service.fee, order.service.cost
     balance = fee - cost
-    examiner = Decimal(str(policy.value(telemed_policy.PAY_EXAMINER_SHARE)))
-    reader_share = Decimal(str(policy.value(telemed_policy.PAY_READER_SHARE)))
+    examiner, reader_share = shares or pay_shares()
     rest = max(Decimal(1) - examiner - reader_share, Decimal(0))
     month = timezone.localtime(now).date().replace(day=1)
+    examining, reading = order.requesting_institution_id, order.center.institution_id
     parts = [
-        (PayRole.EXAMINER, order.requesting_institution, order.requested_by, examiner),
-        (PayRole.READER, order.center.institution, reader, reader_share),
-        (PayRole.EXAMINING_INSTITUTION, order.requesting_institution, None, rest / 2),
-        (PayRole.READING_INSTITUTION, order.center.institution, None, rest / 2),
+        (PayRole.EXAMINER, examining, order.requested_by_id, examiner),
+        (PayRole.READER, reading, reader_id, reader_share),
+        (PayRole.EXAMINING_INSTITUTION, examining, None, rest / 2),
+        (PayRole.READING_INSTITUTION, reading, None, rest / 2),
     ]
-    PerformanceCredit.objects.bulk_create(
+    return [
         PerformanceCredit(
-            order=order, role=role, institution=inst, staff=staff, fee=fee, cost=cost,
+            order=order, role=role, institution_id=inst, staff_id=staff, fee=fee, cost=cost,
             share=share, amount=(balance * share).quantize(Decimal("0.01")), month=month,
         )
         for role, inst, staff, share in parts
-    )  # fmt: skip
+    ]  # fmt: skip
+
+
+def _credit(order: ExamOrder, *, reader, now) -> None:
+    if order.credits.exists():
+        return
+    PerformanceCredit.objects.bulk_create(credit_rows(order, reader_id=reader.pk, now=now))
