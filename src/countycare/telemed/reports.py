@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 
 from django.core.files.base import ContentFile
+from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from countycare.core.errors import Conflict
 from countycare.telemed.models import Report, ReportStatus
 
 log = logging.getLogger(__name__)
@@ -61,26 +65,79 @@ def verify(report: Report) -> bool:
 
 # --- PDF ----------------------------------------------------------------------------------------
 def render_pdf(report: Report, *, language: str = "zh-hans") -> bytes:
-    """The report as PDF bytes. Chinese text needs a CJK font on the machine (Debian:
+    """The report as PDF bytes (A4). Chinese text needs a CJK font on the machine (Debian:
     fonts-noto-cjk); the stylesheet names Noto Sans CJK SC first."""
     from weasyprint import HTML
 
     from countycare.telemed.selectors import report_context
 
+    report = (
+        Report.objects.select_related(
+            "order__resident", "order__service", "order__center__institution",
+            "order__requesting_institution", "order__requested_by", "order__visit",
+            "signed_by", "author",
+        ).get(pk=report.pk)
+        if report.pk
+        else report
+    )  # fmt: skip
+    context = report_context(report)
+    context["age"] = _age_at(report)
+    context["is_amendment"] = report.version > 1
+    context["previous"] = (
+        Report.objects.filter(
+            order_id=report.order_id, status=ReportStatus.SIGNED, version__lt=report.version
+        )
+        .order_by("-version")
+        .first()
+        if report.version > 1
+        else None
+    )
     with translation.override(language):
-        html = render_to_string("telemed/report_pdf.html", report_context(report))
+        html = render_to_string("telemed/report_pdf.html", context)
     return HTML(string=html).write_pdf()
 
 
-def store_pdf(report_id: int) -> None:
+def _age_at(report: Report) -> int | None:
+    resident = report.order.resident
+    if not getattr(resident, "birth_date", None):
+        return None
+    day = timezone.localtime(report.signed_at).date() if report.signed_at else timezone.localdate()
+    return resident.age_on(day)
+
+
+def store_pdf(report_id: int) -> Report:
+    """Render a signed report's PDF once and keep it with the report (the signed content
+    and its seal do not change: only the file field is set, and only while it is empty)."""
     report = Report.objects.select_related("order").get(pk=report_id)
     if report.status != ReportStatus.SIGNED or report.pdf:
-        return
+        return report
     data = render_pdf(report)
     name = f"{report.order.accession_number}-v{report.version}.pdf"
     report.pdf.save(name, ContentFile(data), save=False)
-    # Only the file field changes: the signed content (and its seal) stay as they are.
-    Report.objects.filter(pk=report.pk).update(pdf=report.pdf.name)
+    stored = report.pdf.name
+    if not Report.objects.filter(pk=report.pk, pdf="").update(pdf=stored):
+        # Rendered twice at once (two first downloads): keep the one stored first.
+        report.pdf.storage.delete(stored)
+        report = Report.objects.select_related("order").get(pk=report_id)
+    return report
+
+
+def pdf_response(report: Report) -> FileResponse:
+    """The signed report's PDF as a download (inline, ``application/pdf``), rendered and
+    stored on first request when no worker did it at signing. Raises Conflict for a
+    report that is not signed (a draft is never printed)."""
+    if report.status != ReportStatus.SIGNED:
+        raise Conflict(_("Only a signed report can be printed."), code="not_signed")
+    filename = f"{report.order.accession_number}-v{report.version}.pdf"
+    if not report.pdf:
+        try:
+            report = store_pdf(report.pk)
+        except OSError:  # storage unavailable: still hand over the paper
+            log.exception("could not store the PDF of report %s", report.pk)
+            return FileResponse(
+                io.BytesIO(render_pdf(report)), content_type="application/pdf", filename=filename
+            )
+    return FileResponse(report.pdf.open("rb"), content_type="application/pdf", filename=filename)
 
 
 def render_pdf_later(report_id: int) -> None:
