@@ -15,6 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext as _
 
 from countycare.demo import data, loader
+from countycare.demo import telemed as demo_telemed
 from countycare.demo.generator import (
     DEFAULT_RESIDENTS,
     DEFAULT_SEED,
@@ -71,6 +72,11 @@ class Command(BaseCommand):
             help=_("empty the whole database first, then seed afresh"),
         )
         parser.add_argument(
+            "--no-traffic",
+            action="store_true",
+            help=_("do not add the week of Walking Hospital traffic (orders, reports, alerts)"),
+        )
+        parser.add_argument(
             "--villages-csv",
             metavar="PATH",
             help=_("also write the villages as CSV (id,name,lat,lon,population)"),
@@ -96,7 +102,7 @@ class Command(BaseCommand):
                 % {"n": Resident.objects.count()}
             )
         else:
-            self._seed(seed, residents)
+            self._seed(seed, residents, traffic=not options["no_traffic"])
 
         if options["villages_csv"]:
             count = export_villages_csv(options["villages_csv"], seed=seed)
@@ -122,7 +128,7 @@ class Command(BaseCommand):
                 % {"n": len(pending)}
             )
 
-    def _seed(self, seed: int, residents: int) -> None:
+    def _seed(self, seed: int, residents: int, *, traffic: bool = True) -> None:
         started = time.perf_counter()
         self.stdout.write(
             _("Generating the demo county %(county)s: seed %(seed)d, %(n)d residents …")
@@ -151,6 +157,23 @@ class Command(BaseCommand):
                 }
             )
         )
+        if traffic:
+            week = demo_telemed.load_traffic(seed)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _(
+                        "A week of Walking Hospital traffic in %(s).1f s: %(visits)d visits, "
+                        "%(orders)d exam orders, %(reports)d reports, %(alerts)d critical values."
+                    )
+                    % {
+                        "s": week.seconds,
+                        "visits": week.visits,
+                        "orders": week.orders,
+                        "reports": week.reports,
+                        "alerts": week.alerts,
+                    }
+                )
+            )
 
     def _print_logins(self) -> None:
         rows = loader.login_rows()
