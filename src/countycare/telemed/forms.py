@@ -108,7 +108,7 @@ class OrderForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["service"].choices = [("", "——")] + grouped_services()
+        self.fields["service"].choices = [("", "——"), *grouped_services()]
         # Files come from request.FILES.getlist("files"): a plain multiple file input.
 
 

@@ -109,7 +109,9 @@ def _upload_all(request: HttpRequest, order: ExamOrder) -> bool:
         try:
             attachments.add_attachment(request.user, order.pk, upload, name=upload.name)
         except DomainError as exc:
-            messages.error(request, _("%(name)s: %(error)s") % {"name": upload.name, "error": exc.message})
+            messages.error(
+                request, _("%(name)s: %(error)s") % {"name": upload.name, "error": exc.message}
+            )
             return False
     return True
 
@@ -622,7 +624,9 @@ def report_amend(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             add_domain_error(form, exc, {"findings": ""})
         else:
-            messages.success(request, _("Amendment signed; the requester is asked to acknowledge it."))
+            messages.success(
+                request, _("Amendment signed; the requester is asked to acknowledge it.")
+            )
             return redirect("telemed:order", pk=order.pk)
     return render(request, "telemed/read.html", _reading_context(request, order, amend_form=form))
 
@@ -636,7 +640,10 @@ def order_return(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         _error(request, exc)
         return redirect("telemed:read", pk=order.pk)
-    messages.success(request, _("Order %(number)s returned to the requester.") % {"number": order.accession_number})
+    messages.success(
+        request,
+        _("Order %(number)s returned to the requester.") % {"number": order.accession_number},
+    )
     return redirect("telemed:worklist", center=order.center_id)
 
 
@@ -649,7 +656,10 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as exc:
         _error(request, exc)
         return redirect("telemed:read", pk=order.pk)
-    messages.info(request, _("Order %(number)s released to the worklist.") % {"number": order.accession_number})
+    messages.info(
+        request,
+        _("Order %(number)s released to the worklist.") % {"number": order.accession_number},
+    )
     return redirect("telemed:worklist", center=order.center_id)
 
 
@@ -660,9 +670,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require(user, Perm.ACK_CRITICAL)
     alerts = list(selectors.open_alerts(user)[:200])
-    return render(
-        request, "telemed/alerts.html", {"alerts": alerts, "ack_form": AlertAckForm()}
-    )
+    return render(request, "telemed/alerts.html", {"alerts": alerts, "ack_form": AlertAckForm()})
 
 
 @login_required
