@@ -272,7 +272,15 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_sla_due(self, obj: ExamOrder) -> dt.datetime | None:
-        return selectors.sla_due(obj)
+        # selectors.sla_due reads the policy for each order; a page of a worklist shares the
+        # targets, so they are read once per (center, priority).
+        if obj.submitted_at is None:
+            return None
+        targets = self.context.setdefault("_sla_minutes", {})
+        key = (obj.center_id, obj.priority)
+        if key not in targets:
+            targets[key] = selectors.sla_due(obj) - obj.submitted_at
+        return obj.submitted_at + targets[key]
 
 
 class OrderDetailSerializer(OrderSerializer):
