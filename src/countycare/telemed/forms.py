@@ -37,7 +37,6 @@ class VisitForm(forms.Form):
         super().__init__(*args, **kwargs)
         for vital in vitals.VITALS:
             attrs = dict(DECIMAL_ATTRS)
-            attrs["placeholder"] = vital.unit
             if vital.key == "bmi":
                 attrs["readonly"] = True
                 attrs["tabindex"] = "-1"
@@ -48,7 +47,6 @@ class VisitForm(forms.Form):
                 widget=forms.TextInput(attrs=attrs),
                 help_text=vital.unit,
             )
-        self.fields["bmi"].help_text = _("kg/m2, computed from height and weight")
 
     def vitals_data(self) -> dict:
         data = {k: self.cleaned_data.get(k, "") for k in self.VITAL_KEYS}
