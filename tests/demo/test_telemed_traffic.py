@@ -18,7 +18,7 @@ from countycare.demo import loader
 from countycare.demo import telemed as demo_telemed
 from countycare.demo.generator import build_plan
 from countycare.organizations.models import Staff
-from countycare.telemed import reports, selectors
+from countycare.telemed import critical, reports, selectors
 from countycare.telemed.models import (
     HELD_STATES,
     AlertStatus,
@@ -183,8 +183,10 @@ def test_critical_values_raise_alerts_in_each_state(week):
             assert alert.acknowledged_by_id == alert.notify_id and alert.action_taken
         if alert.status == AlertStatus.ESCALATED:
             assert alert.escalated_at <= now and alert.acknowledged_at is None
-    # Only critical observations raised alerts, and each one did.
+    # Only critical observations raised alerts, and each one did — as the rules say.
     assert Observation.objects.filter(is_critical=True).count() == alerts.count()
+    for observation in Observation.objects.exclude(flag="N"):
+        assert (critical.matching_rule(observation) is not None) == observation.is_critical
     codes = set(alerts.values_list("observation__code", flat=True))
     assert codes <= {"59408-5", "1558-6", "2339-0", "8480-6", "8462-4"}
 
