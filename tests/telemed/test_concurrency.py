@@ -207,3 +207,51 @@ def test_concurrent_claims_of_expired_leases_never_double_claim(
     assert set(new_claims) == set(ids)
     assert set(new_claims.values()) == {1}
     assert 0 <= expired["count"] <= n
+
+
+def test_claim_next_writes_the_transition_and_audit_entry_of_the_move(
+    tree, centers, ecg_center, residents, village_doctor, center_reader
+):
+    """On PostgreSQL the claim is one statement; it writes what the ORM path writes."""
+    from countycare.core.models import AuditEntry
+
+    first, second = _queue(centers, residents, village_doctor, tree, 2)
+    order = services.claim_next(center_reader, ecg_center.pk)
+    assert order.pk == first
+    assert order.claimed_by == center_reader
+    stored = ExamOrder.objects.select_related("service").get(pk=first)
+    assert stored.status == OrderStatus.CLAIMED
+    assert (stored.claimed_at, stored.lease_expires_at) == (
+        order.claimed_at,
+        order.lease_expires_at,
+    )
+    assert stored.lease_expires_at - stored.claimed_at == dt.timedelta(minutes=30)
+    move = OrderTransition.objects.get(order_id=first, to_status=OrderStatus.CLAIMED)
+    assert (move.from_status, move.actor, move.at, move.reason) == (
+        OrderStatus.SUBMITTED, center_reader, stored.claimed_at, ""
+    )  # fmt: skip
+    entry = AuditEntry.objects.filter(object_type="telemed.examorder", object_id=str(first))
+    entry = entry.latest("pk")
+    assert entry.action == "update"
+    assert (entry.actor, entry.actor_username) == (center_reader, center_reader.username)
+    assert entry.object_repr == str(stored)
+    assert entry.resident_id == residents["a1"].pk
+    assert (entry.institution_id, entry.institution_name) == (
+        tree.village_a1.pk, str(tree.village_a1)
+    )  # fmt: skip
+    assert entry.detail == {"from": "submitted", "to": "claimed"}
+
+    # An expired lease is taken over with the reason on the transition.
+    past = timezone.now() - dt.timedelta(hours=1)
+    ExamOrder.objects.filter(pk=first).update(lease_expires_at=past)
+    other = _readers(tree, ecg_center, 1)[0]
+    taken = services.claim_next(other, ecg_center.pk)
+    assert taken.pk == first  # it was submitted earlier than the second order
+    move = OrderTransition.objects.filter(order_id=first).latest("pk")
+    assert (move.from_status, move.to_status, move.reason) == (
+        "claimed",
+        "claimed",
+        "lease_expired",
+    )
+    assert services.claim_next(other, ecg_center.pk).pk == second
+    assert services.claim_next(other, ecg_center.pk) is None

@@ -408,10 +408,18 @@ class ExamOrder(models.Model):
         verbose_name_plural = _("exam orders")
         ordering = ["-created_at", "-pk"]
         indexes = [
-            # The worklist: a center's queue in reading order.
+            # claim_next: a center's queue (one status) in reading order, to the last key
+            # (pk), so finding the next order reads one index entry and sorts nothing.
             models.Index(
-                fields=["center", "status", "priority_rank", "-triage_score", "submitted_at"],
+                fields=["center", "status", "priority_rank", "-triage_score", "submitted_at", "id"],
                 name="exam_order_worklist",
+            ),
+            # The worklist page: a center's queued and held orders in reading order (the page
+            # lists three statuses, which the index above cannot return in order).
+            models.Index(
+                fields=["center", "priority_rank", "-triage_score", "submitted_at", "id"],
+                condition=Q(status__in=[s.value for s in QUEUE_STATES]),
+                name="exam_order_queue",
             ),
             models.Index(fields=["resident", "created_at"], name="exam_order_resident"),
             models.Index(fields=["status", "lease_expires_at"], name="exam_order_lease"),

@@ -436,21 +436,160 @@ def claim_next(actor, center) -> ExamOrder | None:
     PostgreSQL the candidate row is locked with ``FOR UPDATE SKIP LOCKED`` (concurrent
     readers take different rows without waiting); on SQLite the write transaction is
     exclusive (BEGIN IMMEDIATE), so the read-then-update cannot interleave. In both, the
-    update is conditional on the state read, a second guard. None when the queue is empty."""
-    center = _reader_center(actor, center)
+    update is conditional on the state read, a second guard. None when nothing is
+    available (empty, or every candidate locked by another reader's claim in flight).
+
+    The candidates are looked up as two index walks in reading order that stop at the first
+    row: the queue (``status = submitted``, index ``exam_order_worklist``) and held orders
+    whose lease expired (index ``exam_order_lease``); the earlier of the two is taken. (One
+    query with an OR of both conditions cannot use the index order and sorts the whole
+    queue for every claim: 150 ms at 20,000 queued orders.) On PostgreSQL the whole claim —
+    lock, update, transition row, audit entry — is one statement (:func:`_claim_next_pg`):
+    the ORM version costs ~12 ms of Python per claim, which caps 8 readers far below the
+    1,000 claims/s of issue 3."""
+    center_id, lease_minutes = _claim_setup(actor, center)
+    if connection.vendor == "postgresql":
+        return _claim_next_pg(actor, center_id, lease_minutes)
     for _attempt in range(10):
         with transaction.atomic():
             now = timezone.now()
-            qs = ExamOrder.objects.filter(available_q(now), center=center).order_by(*READING_ORDER)
-            if connection.features.has_select_for_update_skip_locked:
-                qs = qs.select_for_update(skip_locked=True, of=("self",))
-            order = qs.first()
-            if order is None:
+            candidates = []
+            for condition in (
+                Q(status=S.SUBMITTED),
+                Q(status__in=HELD_STATES, lease_expires_at__lt=now),
+            ):
+                qs = (
+                    ExamOrder.objects.filter(condition, center_id=center_id)
+                    .select_related("service", "requesting_institution")
+                    .order_by(*READING_ORDER)
+                )
+                if connection.features.has_select_for_update_skip_locked:
+                    qs = qs.select_for_update(skip_locked=True, of=("self",))
+                found = qs.first()
+                if found is not None:
+                    candidates.append(found)
+            if not candidates:
                 return None
+            order = min(candidates, key=_reading_key)
             claimed = _take(order, actor, now)
             if claimed is not None:
                 return claimed
     return None
+
+
+_SETUP_ATTR = "_countycare_claim_setup"
+
+
+def _claim_setup(actor, center) -> tuple[int, int]:
+    """(center id, lease minutes), after checking the actor reads for the center. Cached on
+    the actor object for the request (like its scope and permissions; ``core.scoping.forget``
+    drops it), so a reader claiming in a loop does not repeat the checks."""
+    center_id = center.pk if isinstance(center, SharedCenter) else center
+    cache = getattr(actor, _SETUP_ATTR, None)
+    if cache is None:
+        cache = {"centers": set(), "lease": None}
+        setattr(actor, _SETUP_ATTR, cache)
+    if center_id not in cache["centers"]:
+        center_id = _reader_center(actor, center).pk
+        cache["centers"].add(center_id)
+    if cache["lease"] is None:
+        cache["lease"] = int(policy.value(telemed_policy.LEASE_MINUTES))
+    return center_id, cache["lease"]
+
+
+_CLAIM_NEXT_SQL = """
+WITH queued AS (
+    SELECT id, status, priority_rank, triage_score, submitted_at FROM {order}
+    WHERE center_id = %(center)s AND status = 'submitted'
+    ORDER BY priority_rank, triage_score DESC, submitted_at, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id, status, priority_rank, triage_score, submitted_at FROM {order}
+    WHERE center_id = %(center)s AND status IN ('claimed', 'preliminary')
+      AND lease_expires_at < %(now)s
+    ORDER BY priority_rank, triage_score DESC, submitted_at, id
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+), candidate AS (
+    SELECT * FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS both_
+    ORDER BY priority_rank, triage_score DESC, submitted_at, id
+    LIMIT 1
+), taken AS (
+    UPDATE {order} AS o
+    SET status = 'claimed', claimed_by_id = %(actor)s, claimed_at = %(now)s,
+        lease_expires_at = %(lease)s, updated_at = %(now)s
+    FROM candidate AS c
+    WHERE o.id = c.id AND o.status = c.status
+    RETURNING c.status AS from_status, {columns}
+), transition AS (
+    INSERT INTO {transition} (order_id, from_status, to_status, actor_id, at, reason)
+    SELECT id, from_status, 'claimed', %(actor)s, %(now)s,
+           CASE WHEN from_status = 'submitted' THEN '' ELSE 'lease_expired' END
+    FROM taken
+), audited AS (
+    INSERT INTO {audit} (at, actor_id, actor_username, action, object_type, object_id,
+        object_repr, resident_id, institution_id, institution_name, ip, path, detail)
+    SELECT %(now)s, %(actor)s, %(username)s, 'update', 'telemed.examorder', t.id::text,
+           left(t.accession_number || ' ' || s.name, 200), t.resident_id,
+           t.requesting_institution_id, left(i.name, 200), %(ip)s, %(path)s,
+           jsonb_build_object('from', t.from_status, 'to', 'claimed')
+    FROM taken AS t
+    JOIN {service} AS s ON s.id = t.service_id
+    JOIN {institution} AS i ON i.id = t.requesting_institution_id
+)
+SELECT * FROM taken
+"""
+
+
+def _claim_next_pg(actor, center_id: int, lease_minutes: int) -> ExamOrder | None:
+    """claim_next on PostgreSQL in one statement (one round trip, one transaction): lock the
+    first available order with SKIP LOCKED, move it to the actor (the update re-checks the
+    state it read), store its OrderTransition and the audit entry ``audit.log`` would write
+    for the move (same fields: actor, object, representation, resident, institution,
+    request IP and path, ``{"from", "to"}``)."""
+    from countycare.core import context
+    from countycare.core.models import AuditEntry
+    from countycare.organizations.models import Institution
+
+    fields = list(ExamOrder._meta.concrete_fields)
+    sql = _CLAIM_NEXT_SQL.format(
+        order=ExamOrder._meta.db_table,
+        transition=OrderTransition._meta.db_table,
+        audit=AuditEntry._meta.db_table,
+        service=Service._meta.db_table,
+        institution=Institution._meta.db_table,
+        columns=", ".join(f"o.{connection.ops.quote_name(f.column)}" for f in fields),
+    )
+    now = timezone.now()
+    ctx = context.current()
+    params = {
+        "center": center_id,
+        "now": now,
+        "lease": now + dt.timedelta(minutes=lease_minutes),
+        "actor": actor.pk,
+        "username": actor.get_username()[:150],
+        "ip": ctx.ip,
+        "path": ctx.path,
+    }
+    import psycopg
+
+    with transaction.atomic():
+        connection.ensure_connection()
+        # A server-binding cursor on Django's connection, so the statement is prepared once
+        # per connection: planning it costs more (3 ms) than running it (< 1 ms).
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    order = ExamOrder.from_db(connection.alias, [f.attname for f in fields], list(row[1:]))
+    order.claimed_by = actor
+    return order
+
+
+def _reading_key(order: ExamOrder) -> tuple:
+    """READING_ORDER as a Python sort key."""
+    submitted = order.submitted_at or dt.datetime.max.replace(tzinfo=dt.UTC)
+    return (order.priority_rank, -order.triage_score, submitted, order.pk)
 
 
 def _take(order: ExamOrder, actor, now) -> ExamOrder | None:
