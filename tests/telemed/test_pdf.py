@@ -136,7 +136,8 @@ def test_pdf_is_real_and_its_text_matches_the_signed_report(signed, residents, t
 
 
 @needs_cjk_font
-def test_title_and_header(signed, tree):
+def test_title_in_chinese_and_in_english(signed, tree):
+    assert_pdf_has(reports.render_pdf(signed), "远程诊断报告", "诊断意见")
     data = reports.render_pdf(signed, language="en")
     assert_pdf_has(data, "Remote diagnosis report", tree.lead_hospital.name)
 
