@@ -86,7 +86,7 @@ def test_walking_hospital_loop_in_chromium(
     page.click(f"a[href='{reverse('telemed:visit-new', args=[resident.pk])}']")
     page.fill("input[name=complaint]", "胸闷、心悸两天")
     for name, value in [("systolic_bp", "158"), ("diastolic_bp", "96"), ("pulse", "104"),
-                        ("spo2", "97"), ("glucose_fasting", "6.8"), ("temperature", "36.6"),
+                        ("spo2", "88"), ("glucose_fasting", "6.8"), ("temperature", "36.6"),
                         ("height", "168"), ("weight", "72")]:  # fmt: skip
         page.fill(f"input[name={name}]", value)
     assert page.input_value("input[name=bmi]") == "25.5"  # computed while typing
@@ -94,6 +94,11 @@ def test_walking_hospital_loop_in_chromium(
     page.click("button[type=submit].button-large")
     page.wait_for_selector("table.vitals-table")
     assert page.locator("tr.row-abnormal").count() >= 3  # BP, pulse, glucose flagged
+    # SpO2 88 % is a critical value: a red alert with acknowledge and "refer upward".
+    assert page.locator(".critical-alerts tr, .critical-alerts li").count() == 1
+    assert page.locator("tr.row-critical").count() == 1
+    assert page.get_attribute(".tooltip-wrap", "title") == "转诊功能即将上线"
+    page.screenshot(path=str(SHOTS / "telemed-visit-critical.png"), full_page=True)
 
     page.select_option("select[name=service]", label="常规12导联心电图")
     page.check("input[name=priority][value=urgent]")
@@ -131,6 +136,8 @@ def test_walking_hospital_loop_in_chromium(
     # --- back at the village: the signed report, acknowledged; the PDF ---------------------
     ctx, page = login(browser, live_server, village_doctor, portrait)
     page.goto(live_server.url + reverse("home"))
+    assert page.locator(".critical-alerts").count() == 1  # still open on the home page
+    page.screenshot(path=str(SHOTS / "telemed-home-village.png"), full_page=True)
     page.click(f"a[href='{reverse('telemed:order', args=[order.pk])}']")
     page.wait_for_selector("article.report")
     text = page.inner_text("article.report")
