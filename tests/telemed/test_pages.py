@@ -81,7 +81,7 @@ def test_visit_errors_are_shown_per_field_and_typed_values_kept(village_doctor, 
     assert not Visit.objects.exists()
     # Each error beside its field.
     assert 'id="id_systolic_bp_errors"' in body and 'id="id_pulse_errors"' in body
-    assert "1400 mmHg" in body
+    assert "收缩压 1400 mmHg 不可能" in body and "脉搏必须是数字" in body  # in Chinese
     # Everything typed is still there, valid or not.
     assert 'value="1400"' in body and 'value="85"' in body and 'value="abc"' in body
     assert 'value="165"' in body and 'value="60"' in body and 'value="头晕"' in body
