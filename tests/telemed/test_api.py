@@ -430,3 +430,15 @@ def test_schema_lists_the_walking_hospital(village_doctor, api):
     create = paths["/api/v1/exam-orders/"]["post"]
     assert "submit: false" in create["description"]
     assert set(paths["/api/v1/exam-orders/{id}/attachments/"]) == {"get", "post"}
+
+
+def test_file_errors_are_json_never_500(village_doctor, make_order, api):
+    client = api(village_doctor)
+    oid = make_order().pk
+    r = client.get(f"{ORDERS}{oid}/pdf/", headers={"Accept": "application/pdf"})
+    assert r.status_code == 409 and r["Content-Type"] == "application/json"
+    assert r.json()["code"] == "not_signed"
+    att, _ = services_attach(village_doctor, oid)
+    att.file.storage.delete(att.file.name)  # lost from storage
+    r = client.get(f"{ORDERS}{oid}/attachments/{att.pk}/")
+    assert error(r, 404)

@@ -21,6 +21,7 @@ Routes:
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.db.models import Prefetch
@@ -94,6 +95,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "record; the same key with a different body answers 409."
     ),
 )
+log = logging.getLogger(__name__)
 CLINICAL_PERMS = (Perm.RECORD_VISIT, Perm.REQUEST_EXAM, Perm.READ_EXAM)
 
 
@@ -123,6 +125,9 @@ class BinaryRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, bytes):
             return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:  # an error answer: say that it is JSON
+            response["Content-Type"] = "application/json"
         return json.dumps(data, ensure_ascii=False).encode()
 
 
@@ -582,9 +587,14 @@ class ExamOrderViewSet(
         )
         if att is None:
             raise exceptions.NotFound(_("No such attachment in your area."))
+        try:
+            handle = att.file.open("rb")
+        except OSError:
+            log.exception("attachment %s is missing from storage", att.pk)
+            raise exceptions.NotFound(_("The file is missing from storage.")) from None
         audit.log(audit.Action.READ, actor=request.user, obj=att, detail={"view": "download"})
         return FileResponse(
-            att.file.open("rb"),
+            handle,
             as_attachment=True,
             filename=att.original_name or f"{att.sha256[:12]}.{att.kind}",
             content_type=att.content_type or "application/octet-stream",

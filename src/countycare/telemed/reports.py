@@ -129,15 +129,14 @@ def pdf_response(report: Report) -> FileResponse:
     if report.status != ReportStatus.SIGNED:
         raise Conflict(_("Only a signed report can be printed."), code="not_signed")
     filename = f"{report.order.accession_number}-v{report.version}.pdf"
-    if not report.pdf:
-        try:
+    try:
+        if not report.pdf:
             report = store_pdf(report.pk)
-        except OSError:  # storage unavailable: still hand over the paper
-            log.exception("could not store the PDF of report %s", report.pk)
-            return FileResponse(
-                io.BytesIO(render_pdf(report)), content_type="application/pdf", filename=filename
-            )
-    return FileResponse(report.pdf.open("rb"), content_type="application/pdf", filename=filename)
+        handle = report.pdf.open("rb")
+    except OSError:  # storage unavailable or the file lost: still hand over the paper
+        log.exception("could not store or read the PDF of report %s", report.pk)
+        handle = io.BytesIO(render_pdf(report))
+    return FileResponse(handle, content_type="application/pdf", filename=filename)
 
 
 def render_pdf_later(report_id: int) -> None:
