@@ -213,9 +213,30 @@ def test_the_demo_logins_see_the_loop(week):
         assert center.services.exists()
 
 
+def test_what_happens_depends_on_the_seed_not_the_hour(week):
+    """Times are counted back from now; the states, services and readers are the seed's."""
+    _summary, now = week
+    centers = list(SharedCenter.objects.all())
+    outcomes = []
+    for at in (now, now - dt.timedelta(hours=9, minutes=17), now + dt.timedelta(days=3, hours=5)):
+        traffic = demo_telemed.simulate(SEED, demo_telemed._world(centers, at))
+        traffic.rows()
+        outcomes.append(
+            sorted(
+                (d.order.service.code, d.order.priority, d.order.status, d.order.resident_id)
+                for d in traffic.orders
+            )
+        )
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert Counter(o[2] for o in outcomes[0]) == Counter(
+        ExamOrder.objects.values_list("status", flat=True)
+    )
+
+
 # Commits for real: the second load follows a flush (as `countycare demo --reset` does).
 @pytest.mark.django_db(transaction=True)
 def test_same_seed_same_week(plan):
+    loader.reset()  # from an empty database, whatever ran before
     now = timezone.now().replace(microsecond=0)
     loader.load(plan)
     demo_telemed.load_traffic(SEED, now=now)

@@ -702,18 +702,15 @@ class _Traffic:
         sign_at = start + tat
         reader = self.reader_for(code)
         d.steps.append((S.CLAIMED, reader, claim_at, ""))
-        if (
-            reclaim
-            and latest is not None
-            and claim_at + self.w.lease + dt.timedelta(hours=1) < latest
-        ):
+        if reclaim:
+            # Drawn whether or not it fits before ``latest``: what the seed decides must not
+            # depend on the hour the demo is seeded at.
             other = self.reader_for(code, avoid=reader)
             expired = claim_at + self.w.lease + self.minutes(1, 20)
-            d.steps.append((S.CLAIMED, other, expired, "lease_expired"))
-            reader, claim_at = other, expired
-            sign_at = max(sign_at, expired + self.minutes(3, 15))
-            if latest is not None:
-                sign_at = min(sign_at, latest)
+            after = expired + self.minutes(3, 15)
+            if latest is None or after < latest:
+                d.steps.append((S.CLAIMED, other, expired, "lease_expired"))
+                reader, claim_at, sign_at = other, expired, max(sign_at, after)
         if prelim:
             d.steps.append(
                 (S.PRELIMINARY, reader, claim_at + (sign_at - claim_at) * rng.uniform(0.3, 0.8), "")
@@ -726,8 +723,9 @@ class _Traffic:
         hours = min(self.rng.lognormvariate(1.0, 0.9), 40)
         at = signed + dt.timedelta(hours=hours)
         latest = self.now - dt.timedelta(minutes=2)
+        share = self.rng.uniform(0.3, 0.9)  # drawn always (see read)
         if at > latest:
-            at = signed + (latest - signed) * self.rng.uniform(0.3, 0.9)
+            at = signed + (latest - signed) * share
         d.steps.append((S.ACKNOWLEDGED, d.order.requested_by, at, ""))
 
     def historical_path(self, d: _OrderDraft, created: dt.datetime) -> None:
@@ -1108,6 +1106,14 @@ def _write(t: _Traffic) -> TrafficSummary:
     )
 
 
+def simulate(seed: int, world: _World) -> _Traffic:
+    """The week in memory (nothing written): the county's traffic, then the demo logins'."""
+    traffic = _Traffic(world, _stream(seed))
+    traffic.week(visits_for(len(world.residents)))
+    traffic.demo_logins()
+    return traffic
+
+
 def visits_for(residents: int) -> int:
     """A week's Walking Hospital visits for a county of ``residents``."""
     return max(MIN_VISITS, round(residents * VISITS_PER_RESIDENT)) if residents else 0
@@ -1130,10 +1136,7 @@ def load_traffic(
         world = _world(centers, now)
         if not world.residents or not world.readers:
             return TrafficSummary(seconds=time.perf_counter() - started)
-        traffic = _Traffic(world, _stream(seed))
-        traffic.week(visits_for(len(world.residents)))
-        traffic.demo_logins()
-        summary = _write(traffic)
+        summary = _write(simulate(seed, world))
         audit.log(
             audit.Action.CREATE,
             object_type="demo.telemed_traffic",
