@@ -442,3 +442,16 @@ def test_file_errors_are_json_never_500(village_doctor, make_order, api):
     att.file.storage.delete(att.file.name)  # lost from storage
     r = client.get(f"{ORDERS}{oid}/attachments/{att.pk}/")
     assert error(r, 404)
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "99999999999999999999", "-1"])
+def test_ids_that_are_not_ours_are_404(village_doctor, center_reader, make_order, api, bad):
+    oid = make_order().pk
+    village, reader = api(village_doctor), api(center_reader)
+    assert village.get(f"{ORDERS}{bad}/").status_code == 404
+    assert reader.post(f"{ORDERS}{bad}/claim/").status_code == 404
+    assert village.get(f"{ORDERS}{oid}/attachments/{bad}/").status_code == 404
+    assert village.post(f"/api/v1/critical-alerts/{bad}/acknowledge/").status_code == 404
+    assert village.get(f"{VISITS}{bad}/").status_code == 404
+    r = reader.post(f"{WORKLIST}claim-next/", {"center": bad}, format="json")
+    assert "center" in error(r, 400)["errors"]

@@ -60,6 +60,7 @@ from countycare.telemed.models import (
     Visit,
 )
 from countycare.telemed.serializers import (
+    MAX_ID,
     AlertAckSerializer,
     AlertFilter,
     AmendSerializer,
@@ -135,6 +136,15 @@ class TelemedViewMixin:
     """The services answer "not found" for what lies outside the actor's scope (a 403-class
     domain error, code ``not_found``); the API answers 404 for both, so an out-of-scope id
     is indistinguishable from a non-existent one."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # An id in the path that is not one of ours (not a number, beyond 64 bits) is simply
+        # not found, before any query sees it.
+        for name in ("pk", "attachment_id"):
+            value = kwargs.get(name)
+            if value is not None and not (str(value).isdigit() and 0 < int(value) <= MAX_ID):
+                raise exceptions.NotFound()
 
     def handle_exception(self, exc):
         if isinstance(exc, DomainError) and exc.code == "not_found":
