@@ -603,12 +603,15 @@ class ExamOrderViewSet(
             log.exception("attachment %s is missing from storage", att.pk)
             raise exceptions.NotFound(_("The file is missing from storage.")) from None
         audit.log(audit.Action.READ, actor=request.user, obj=att, detail={"view": "download"})
-        return FileResponse(
+        response = FileResponse(
             handle,
             as_attachment=True,
             filename=att.original_name or f"{att.sha256[:12]}.{att.kind}",
             content_type=att.content_type or "application/octet-stream",
         )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     @extend_schema(
         summary=gettext_lazy("The signed report as PDF (the paper the village doctor hands over)"),

@@ -136,7 +136,10 @@ def pdf_response(report: Report) -> FileResponse:
     except OSError:  # storage unavailable or the file lost: still hand over the paper
         log.exception("could not store or read the PDF of report %s", report.pk)
         handle = io.BytesIO(render_pdf(report))
-    return FileResponse(handle, content_type="application/pdf", filename=filename)
+    response = FileResponse(handle, content_type="application/pdf", filename=filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"  # health data: never in a shared cache
+    return response
 
 
 def render_pdf_later(report_id: int) -> None:
