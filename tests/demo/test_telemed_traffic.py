@@ -213,6 +213,14 @@ def test_the_demo_logins_see_the_loop(week):
         assert center.services.exists()
 
 
+def test_volume_follows_the_villages_and_their_doctors():
+    assert demo_telemed.visits_for(0, 150) == 0
+    assert demo_telemed.visits_for(100, 150) == demo_telemed.MIN_VISITS
+    assert demo_telemed.visits_for(10_000, 150) == 1200
+    # 300,000 residents: as many visits as 150 doctors make in a week, not 36,000.
+    assert demo_telemed.visits_for(300_000, 150) == 150 * 7 * demo_telemed.VISITS_PER_DOCTOR_DAY
+
+
 def test_what_happens_depends_on_the_seed_not_the_hour(week):
     """Times are counted back from now; the states, services and readers are the seed's."""
     _summary, now = week

@@ -67,6 +67,7 @@ DAYS = 7
 # Visits a week per village resident (a village doctor sees ~1–2 Walking Hospital patients
 # a day).
 VISITS_PER_RESIDENT = 0.12
+VISITS_PER_DOCTOR_DAY = 1.5
 MIN_VISITS = 60
 # The share of the week's orders that are still moving now (drafts, the queue, held, fresh).
 LIVE_SHARE = 0.08
@@ -1109,14 +1110,20 @@ def _write(t: _Traffic) -> TrafficSummary:
 def simulate(seed: int, world: _World) -> _Traffic:
     """The week in memory (nothing written): the county's traffic, then the demo logins'."""
     traffic = _Traffic(world, _stream(seed))
-    traffic.week(visits_for(len(world.residents)))
+    doctors = sum(len(staff) for staff in world.doctors.values())
+    traffic.week(visits_for(len(world.residents), doctors))
     traffic.demo_logins()
     return traffic
 
 
-def visits_for(residents: int) -> int:
-    """A week's Walking Hospital visits for a county of ``residents``."""
-    return max(MIN_VISITS, round(residents * VISITS_PER_RESIDENT)) if residents else 0
+def visits_for(residents: int, doctors: int) -> int:
+    """A week's Walking Hospital visits: in proportion to the village residents, but no more
+    than the village doctors can make (a larger county has more residents per doctor, since
+    staffing follows the villages, not the resident count)."""
+    if not residents or not doctors:
+        return 0
+    capacity = round(doctors * DAYS * VISITS_PER_DOCTOR_DAY)
+    return max(MIN_VISITS, min(round(residents * VISITS_PER_RESIDENT), capacity))
 
 
 def load_traffic(
