@@ -427,7 +427,8 @@ def _report_content(
         st_t = "ST-T未见明显异常" if extra not in ("T波低平", "ST段压低") else extra
         qt = rng.randint(360, 420)
         findings = {
-            "rhythm": rhythm, "rate": str(rate), "pr": "" if rhythm == "心房颤动" else str(rng.randint(130, 190)),
+            "rhythm": rhythm, "rate": str(rate),
+            "pr": "" if rhythm == "心房颤动" else str(rng.randint(130, 190)),
             "qrs": str(rng.randint(82, 118 if extra == "完全性右束支传导阻滞" else 104)),
             "qt_qtc": f"{qt}/{qt + rng.randint(10, 40)}", "axis": f"{rng.randint(-10, 75):+d}",
             "st_t": st_t,
@@ -467,7 +468,12 @@ def _report_content(
                 if finding == "胆囊结石"
                 else ""
             )
-            measurements = f"肝右叶斜径{rng.uniform(11.5, 15.5):.1f} cm，胆囊{rng.uniform(5.5, 8):.1f}×{rng.uniform(2.2, 3.5):.1f} cm"
+            liver, length, width = (
+                rng.uniform(11.5, 15.5),
+                rng.uniform(5.5, 8),
+                rng.uniform(2.2, 3.5),
+            )
+            measurements = f"肝右叶斜径{liver:.1f} cm，胆囊{length:.1f}×{width:.1f} cm"
             impression = finding or "所见脏器未见明显异常"
         else:
             organs = f"{service.name.split('超声')[0] or '所检'}结构未见明显异常"
@@ -490,7 +496,8 @@ def _report_content(
     if kind == CenterKind.LAB:
         if service.code == "LAB-CBC":
             hb = rng.randint(98, 118) if abnormal else rng.randint(120, 155)
-            comment = f"白细胞{rng.uniform(4.0, 9.5):.1f}×10⁹/L，血红蛋白{hb} g/L，血小板{rng.randint(130, 320)}×10⁹/L"
+            wbc, plt = rng.uniform(4.0, 9.5), rng.randint(130, 320)
+            comment = f"白细胞{wbc:.1f}×10⁹/L，血红蛋白{hb} g/L，血小板{plt}×10⁹/L"
             impression = "轻度贫血，请结合临床" if abnormal else "未见异常"
         elif service.code == "LAB-UA":
             comment = (
