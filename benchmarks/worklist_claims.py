@@ -19,7 +19,8 @@ transition (a holder overwritten), and orders two readers both reported as their
 
 The bench database is PostgreSQL ``DATABASE_URL`` when that names a PostgreSQL database,
 else ``countycare_bench_worklist`` on COUNTYCARE_BENCH_PG (default
-postgres://postgres@127.0.0.1:5432); with ``--database sqlite``, var/bench/worklist.sqlite3
+postgres://postgres@127.0.0.1:5432); with ``--database sqlite``,
+var/bench/countycare_bench_worklist.sqlite3
 (a comparison figure: SQLite serializes writers with BEGIN IMMEDIATE). The bench uses its
 own hospital, center, service, requester and readers (codes BENCH-…), so it leaves other
 data alone. Target: ≥ 1,000 claims/s on PostgreSQL with 8 readers.
@@ -51,14 +52,16 @@ REQUESTER = "bench_requester"
 RESIDENTS = 200
 
 
-def database_url(database: str) -> str:
+def database_url(database: str, name: str = PG_DATABASE) -> str:
+    """The bench database: ``name`` on the bench server (or DATABASE_URL when it names a
+    PostgreSQL database), or var/bench/``name``.sqlite3."""
     if database == "sqlite":
         BENCH_VAR.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{BENCH_VAR / 'worklist.sqlite3'}"
+        return f"sqlite:///{BENCH_VAR / (name + '.sqlite3')}"
     env = os.environ.get("DATABASE_URL", "")
     if env.startswith(("postgres://", "postgresql://")):
         return env
-    return pg_url(PG_DATABASE)
+    return pg_url(name)
 
 
 def pg_ensure_database(url: str) -> None:
