@@ -19,7 +19,6 @@ for the ECG and ultrasound centers and holds one ECG order."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import itertools
 import random
 import time
@@ -28,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps as django_apps
 from django.db import connection, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,7 +36,7 @@ from countycare.demo.staff import DEMO_LOGINS, LEAD_HOSPITAL
 from countycare.organizations import policy
 from countycare.organizations.models import Institution, RoleAssignment, Staff
 from countycare.residents.models import KeyPopulationTag, Resident
-from countycare.telemed import catalog, reports, vitals
+from countycare.telemed import catalog, critical, reports, vitals
 from countycare.telemed import policy as telemed_policy
 from countycare.telemed.models import (
     PRIORITY_RANK,
@@ -219,12 +217,7 @@ class _World:
 
 
 def ensure_critical_rules() -> None:
-    """The default critical-value rules come from a data migration; ``--reset`` (flush)
-    empties the table, so put the defaults back when it is empty."""
-    if CriticalRule.objects.exists():
-        return
-    module = importlib.import_module("countycare.telemed.migrations.0002_default_critical_rules")
-    module.add(django_apps, None)
+    critical.ensure_default_rules()
 
 
 def _assign_readers(centers: list[SharedCenter]) -> None:

@@ -19,6 +19,21 @@ from countycare.telemed import policy as telemed_policy
 from countycare.telemed.models import AlertStatus, CriticalAlert, CriticalRule, Observation
 
 
+def ensure_default_rules() -> None:
+    """Put the default rules (data migration 0002, their one source) back when the table is
+    empty: a database flush (``countycare demo --reset``, transactional tests) removes them,
+    and without rules no critical value would ever be raised."""
+    if CriticalRule.objects.exists():
+        return
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("countycare.telemed.migrations.0002_default_critical_rules").add(
+        apps, None
+    )
+
+
 def matching_rule(observation: Observation) -> CriticalRule | None:
     for rule in CriticalRule.objects.filter(code=observation.code, is_active=True):
         if rule.match_any:
