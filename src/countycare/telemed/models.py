@@ -408,10 +408,13 @@ class ExamOrder(models.Model):
         verbose_name_plural = _("exam orders")
         ordering = ["-created_at", "-pk"]
         indexes = [
-            # claim_next: a center's queue (one status) in reading order, to the last key
-            # (pk), so finding the next order reads one index entry and sorts nothing.
+            # claim_next: a center's queue in reading order, to the last key (pk), so finding
+            # the next order reads one index entry and sorts nothing. Partial: orders being
+            # read are not in it, so the walk does not step over them (it did: 4,000 held
+            # orders cost 9 ms per claim).
             models.Index(
-                fields=["center", "status", "priority_rank", "-triage_score", "submitted_at", "id"],
+                fields=["center", "priority_rank", "-triage_score", "submitted_at", "id"],
+                condition=Q(status="submitted"),
                 name="exam_order_worklist",
             ),
             # The worklist page: a center's queued and held orders in reading order (the page
@@ -422,7 +425,12 @@ class ExamOrder(models.Model):
                 name="exam_order_queue",
             ),
             models.Index(fields=["resident", "created_at"], name="exam_order_resident"),
-            models.Index(fields=["status", "lease_expires_at"], name="exam_order_lease"),
+            # Leases running out: only orders being read (few), for claim_next and the sweeper.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status__in=[s.value for s in HELD_STATES]),
+                name="exam_order_lease",
+            ),
             models.Index(fields=["signed_at"], name="exam_order_signed"),
         ]
         constraints = [
