@@ -566,19 +566,18 @@ def _claim_next_pg(actor, center_id: int, lease_minutes: int) -> ExamOrder | Non
         ctx.ip,
         (ctx.path or "")[:300],
     ]
-    with transaction.atomic():
-        connection.ensure_connection()
-        raw = connection.connection
-        with connection.cursor() as cursor:
-            if not getattr(raw, "_countycare_claim_prepared", False):
-                cursor.execute(
-                    f"PREPARE {_CLAIM_NEXT_NAME} ({_CLAIM_NEXT_PARAMS}) AS {_claim_next_sql(fields)}"
-                )
-                raw._countycare_claim_prepared = True
+    # One statement is one transaction by itself (in autocommit; inside a caller's atomic
+    # block it joins that): no BEGIN/COMMIT round trips.
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        if not getattr(raw, "_countycare_claim_prepared", False):
             cursor.execute(
-                f"EXECUTE {_CLAIM_NEXT_NAME} ({', '.join(['%s'] * len(params))})", params
+                f"PREPARE {_CLAIM_NEXT_NAME} ({_CLAIM_NEXT_PARAMS}) AS {_claim_next_sql(fields)}"
             )
-            row = cursor.fetchone()
+            raw._countycare_claim_prepared = True
+        cursor.execute(f"EXECUTE {_CLAIM_NEXT_NAME} ({', '.join(['%s'] * len(params))})", params)
+        row = cursor.fetchone()
     if row is None:
         return None
     order = ExamOrder.from_db(connection.alias, [f.attname for f in fields], list(row[1:]))
