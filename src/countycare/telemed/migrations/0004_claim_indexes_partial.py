@@ -5,29 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('organizations', '0001_initial'),
-        ('residents', '0001_initial'),
-        ('telemed', '0003_worklist_reading_order_indexes'),
+        ("organizations", "0001_initial"),
+        ("residents", "0001_initial"),
+        ("telemed", "0003_worklist_reading_order_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='examorder',
-            name='exam_order_lease',
+            model_name="examorder",
+            name="exam_order_lease",
         ),
         migrations.RemoveIndex(
-            model_name='examorder',
-            name='exam_order_worklist',
+            model_name="examorder",
+            name="exam_order_worklist",
         ),
         migrations.AddIndex(
-            model_name='examorder',
-            index=models.Index(condition=models.Q(('status', 'submitted')), fields=['center', 'priority_rank', '-triage_score', 'submitted_at', 'id'], name='exam_order_worklist'),
+            model_name="examorder",
+            index=models.Index(
+                condition=models.Q(("status", "submitted")),
+                fields=["center", "priority_rank", "-triage_score", "submitted_at", "id"],
+                name="exam_order_worklist",
+            ),
         ),
         migrations.AddIndex(
-            model_name='examorder',
-            index=models.Index(condition=models.Q(('status__in', ['claimed', 'preliminary'])), fields=['lease_expires_at'], name='exam_order_lease'),
+            model_name="examorder",
+            index=models.Index(
+                condition=models.Q(("status__in", ["claimed", "preliminary"])),
+                fields=["lease_expires_at"],
+                name="exam_order_lease",
+            ),
         ),
     ]
