@@ -625,7 +625,7 @@ class _Traffic:
         for measured in vitals.validate(data):
             obs = Observation(
                 resident_id=person.pk, visit=visit, code=measured.vital.code,
-                name=str(measured.vital.name), value=measured.value, unit=measured.vital.unit,
+                name=vitals.stored_name(measured.vital), value=measured.value, unit=measured.vital.unit,
                 reference_low=measured.vital.normal[0], reference_high=measured.vital.normal[1],
                 flag=measured.flag, source=ObservationSource.DEVICE, observed_at=at,
                 recorded_by=doctor, institution=village,

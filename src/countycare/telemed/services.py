@@ -199,7 +199,7 @@ def record_observations(
             visit=visit,
             order=order,
             code=m.vital.code,
-            name=str(m.vital.name),
+            name=vitals.stored_name(m.vital),
             value=m.value,
             unit=m.vital.unit,
             reference_low=m.vital.normal[0],

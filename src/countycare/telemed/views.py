@@ -47,7 +47,7 @@ from countycare.telemed.models import (
 )
 
 S = OrderStatus
-WORKLIST_ROWS = 100
+WORKLIST_ROWS = 50  # a reader works from the top; the total is shown
 ORDERS_PAGE_SIZE = 50
 
 

@@ -47,6 +47,18 @@ VITALS: tuple[Vital, ...] = (
     Vital("bmi", "39156-5", gettext_lazy("BMI"), "kg/m2", (_d(8), _d(80)), (_d("18.5"), _d("23.9")),
           1),
 )  # fmt: skip
+
+
+def stored_name(vital: Vital) -> str:
+    """The name stored on an Observation: in the county's language (settings.LANGUAGE_CODE),
+    whatever language the recording user's browser asked for."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(vital.name)
+
+
 BY_KEY = {v.key: v for v in VITALS}
 BY_CODE = {v.code: v for v in VITALS}
 
