@@ -343,3 +343,20 @@ def test_an_expired_form_explains_what_to_do(village_doctor):
     response = client.post(reverse("residents:register"), {"name": "x"})
     assert response.status_code == 403
     assert "已过期" in page(response)
+
+
+def test_chinese_unless_the_user_switches(village_doctor, web):
+    """The browser's Accept-Language does not turn the UI English; the language switch does."""
+    client = web(village_doctor)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page["Content-Language"] == "zh-hans"
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN")["Content-Language"] == "en"
+
+
+def test_unknown_language_cookie_falls_back_to_chinese(village_doctor, web):
+    client = web(village_doctor)
+    client.cookies["django_language"] = "xx-<script>"
+    assert client.get("/")["Content-Language"] == "zh-hans"
+    client.cookies["django_language"] = "de"
+    assert client.get("/")["Content-Language"] == "zh-hans"

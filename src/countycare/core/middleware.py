@@ -1,8 +1,29 @@
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
 from countycare.core import context
+
+
+class ChineseFirstLocaleMiddleware(LocaleMiddleware):
+    """The UI is Chinese unless the user switched language (the ``set_language`` cookie).
+    Django's own middleware would follow the browser's Accept-Language, and a tablet bought
+    with an English system would show a village doctor English pages."""
+
+    def process_request(self, request):
+        language = settings.LANGUAGE_CODE
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen:
+            # A language we do not offer, or garbage, keeps the default.
+            with contextlib.suppress(LookupError):
+                language = translation.get_supported_language_variant(chosen)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 def client_ip(request) -> str | None:
