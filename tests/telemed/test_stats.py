@@ -210,3 +210,17 @@ def test_pay_page_and_excel_export(signed_orders, web, community_admin):
     assert totals[-1][1] == "合计"
     assert totals[-1][3] == pytest.approx(66.0)
     assert len(list(book["机构绩效"].values)) == 1 + 6  # header + 3 institutions × 2 roles
+
+
+def test_pay_amounts_are_yuan_and_fen(make_order, center_reader):
+    """Sums come back as exact two-decimal amounts on every database (SQLite sums floats)."""
+    from django.utils import timezone
+
+    from countycare.telemed import services, stats
+
+    for _ in range(3):
+        order = make_order(service="US-THY")  # fee 70, cost 20: balance 50, reader 40 % = 20
+        services.claim(center_reader, order.pk)
+        services.sign_report(center_reader, order.pk, impression="甲状腺未见明显异常")
+    statement = stats.pay_statement(center_reader, timezone.localdate().replace(day=1))
+    assert [str(r["amount"]) for r in statement.staff] == ["60.00"]

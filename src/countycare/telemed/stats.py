@@ -347,6 +347,9 @@ def pay_statement(user, month: dt.date) -> PayStatement:
         row["institution"] = names.get(row["institution_id"], "")
         if "role" in row:
             row["role_label"] = labels.get(row["role"], row["role"])
+    for row in (*staff_rows, *by_role, *totals):
+        # SQLite sums decimals as floats (3040.80000000000): back to yuan and fen.
+        row["amount"] = Decimal(str(row["amount"] or 0)).quantize(Decimal("0.01"))
     for row in staff_rows:
         row["staff"] = row.pop("staff__full_name") or row["staff__username"]
     total = sum((r["amount"] for r in totals), Decimal(0))
