@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "countycare.organizations",
     "countycare.residents",
     "countycare.telemed",
+    "countycare.ecg",
+    "countycare.lab",
     "countycare.demo",
 ]
 
