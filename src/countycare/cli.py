@@ -13,6 +13,7 @@ OPERATOR_COMMANDS = [
     ("migrate", "create or upgrade the database schema"),
     ("createsuperuser", "create a system administrator"),
     ("worker", "run a Celery worker for background jobs (needs CELERY_BROKER_URL)"),
+    ("hl7-listen", "receive HL7 v2 lab results over MLLP  [--port 2575] [--host H]"),
     ("check", "check the configuration (add --deploy for production checks)"),
 ]
 
