@@ -6,3 +6,9 @@ class EcgConfig(AppConfig):
     name = "countycare.ecg"
     label = "ecg"
     verbose_name = _("ECG")
+
+    def ready(self) -> None:
+        from countycare.ecg.detect import detect_ecg
+        from countycare.telemed.attachments import register_detector
+
+        register_detector(detect_ecg)
