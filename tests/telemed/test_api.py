@@ -455,3 +455,22 @@ def test_ids_that_are_not_ours_are_404(village_doctor, center_reader, make_order
     assert village.get(f"{VISITS}{bad}/").status_code == 404
     r = reader.post(f"{WORKLIST}claim-next/", {"center": bad}, format="json")
     assert "center" in error(r, 400)["errors"]
+
+
+def test_dicom_ecg_waveform_is_an_ecg_attachment(village_doctor, residents, centers):
+    """A DICOM 12-lead ECG waveform (pydicom's waveform_ecg.dcm) is kept as an ECG recording,
+    with its SOP Instance UID, not as an image."""
+    import io
+
+    from pydicom.data import get_testdata_file
+
+    from countycare.telemed import attachments, services
+
+    order = services.create_order(village_doctor, resident=residents["a1"].pk, service="ECG12",
+                                  submit=False)  # fmt: skip
+    path = get_testdata_file("waveform_ecg.dcm")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    att, created = attachments.add_attachment(village_doctor, order.pk, io.BytesIO(data),
+                                              name="ecg.dcm")  # fmt: skip
+    assert created and att.kind == "ecg" and att.external_uid

@@ -56,7 +56,10 @@ def _detect_dicom(head: bytes, fileobj) -> tuple[str, str] | None:
         ) from None
     finally:
         fileobj.seek(0)
-    return AttachmentKind.DICOM, str(getattr(ds, "SOPInstanceUID", "") or "")
+    uid = str(getattr(ds, "SOPInstanceUID", "") or "")
+    if "WaveformSequence" in ds:  # a 12-lead ECG waveform object: the ECG center's kind
+        return AttachmentKind.ECG, uid
+    return AttachmentKind.DICOM, uid
 
 
 def _detect_pdf(head: bytes, fileobj) -> tuple[str, str] | None:
