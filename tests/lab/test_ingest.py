@@ -182,3 +182,24 @@ def test_the_message_builder_yields_a_parseable_oru():
     # The message builder itself yields a parseable ORU (guards the fixtures).
     message = hl7.parse(oru(national_id="150602197003010011", placer="26000001"))
     assert len(list(message.segments("OBX"))) == 8
+
+
+def test_oul_r22_specimen_oriented_results(cbc_order, residents):
+    nid = residents["a1"].national_id
+    message = "\r".join(
+        [
+            "MSH|^~\\&|LIS^ZSK-THC|ZSK-THC|COUNTYCARE|LAB|20261125101500||OUL^R22^OUL_R22|"
+            "LIS-778|P|2.5.1",
+            f"PID|1||{nid}^^^CHN^NNCHN||张^安民||19700301|M",
+            "SPM|1|S778^LIS||BLD^Whole blood^HL70487|||||||||||||20261125090500|20261125091500",
+            f"OBR|1|{cbc_order.accession_number}^COUNTYCARE|S778^LIS|58410-2^CBC^LN",
+            "ORC|RE|" + cbc_order.accession_number,
+            "OBX|1|NM|718-7^HGB^LN||62|g/L|130-175|LL|||F",
+        ]
+    )
+    result = ingest(message)
+
+    assert msa(result) == ("AA", "LIS-778")
+    assert result.message.message_type == "OUL^R22"
+    hgb = Observation.objects.get(order=cbc_order)
+    assert (hgb.value, hgb.flag) == (Decimal(62), "LL")
