@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from countycare.core import audit, crypto, national_id
+from countycare.core.errors import Conflict
 from countycare.core.errors import ValidationError as NationalIdError
 from countycare.lab import ack
 from countycare.lab.models import AckCode, Hl7Message, MessageStatus, ResidentIdentifier
@@ -555,3 +556,41 @@ def _when(text: str) -> dt.datetime | None:
     if when is None:
         return None
     return timezone.make_aware(when) if timezone.is_naive(when) else when
+
+
+def replay(message_id: int, *, actor) -> Hl7Message:
+    """Process a dead letter again, after a person fixed what it lacked (registered the
+    medical record number, corrected the order number). Accepted: the message row becomes
+    accepted and a resend from the sender is answered AA. Still failing: the new reason."""
+    with transaction.atomic():
+        row = (
+            Hl7Message.objects.select_for_update()
+            .filter(pk=message_id, status__in=[MessageStatus.DEAD_LETTER, MessageStatus.ERROR])
+            .first()
+        )
+        if row is None:
+            raise Conflict("Only a dead letter can be replayed.", code="not_dead_letter")
+        try:
+            critical.ensure_default_rules()
+            msg = _parse(row.raw)
+            envelope = _envelope(msg)
+            with transaction.atomic():
+                _apply(msg, row)
+                row.status = MessageStatus.ACCEPTED
+                row.reason, row.error_code, row.error_location = "", "", ""
+                row.ack_code, row.ack = AckCode.AA, ack.build(envelope, AckCode.AA)
+                row.save()
+                accepted = True
+        except Problem as problem:
+            accepted = False
+            row.refresh_from_db()
+            row.reason, row.error_code = problem.reason, problem.code
+            row.error_location = problem.location[:40]
+            row.save(update_fields=["reason", "error_code", "error_location"])
+        audit.log(
+            "update",
+            actor=actor,
+            obj=row,
+            detail={"replay": True, "accepted": accepted, "reason": row.reason},
+        )
+    return row

@@ -1,0 +1,48 @@
+"""The dead-letter list in Django admin (issue 5): every HL7 message as received, filtered by
+status; a dead letter can be replayed once its cause is fixed (e.g. a medical record number
+registered below). Messages are records: nothing here edits one."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from countycare.lab import ingest
+from countycare.lab.models import Hl7Message, MessageStatus, ResidentIdentifier
+
+
+@admin.register(Hl7Message)
+class Hl7MessageAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "sender", "control_id", "message_type", "status", "ack_code",
+                    "observation_count", "reason")  # fmt: skip
+    list_filter = ("status", "ack_code", "message_type")
+    search_fields = ("control_id", "sender")
+    date_hierarchy = "received_at"
+    actions = ["replay"]
+    readonly_fields = [f.name for f in Hl7Message._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Replay the selected dead letters"), permissions=["change"])
+    def replay(self, request, queryset):
+        done = failed = 0
+        for pk in queryset.exclude(status=MessageStatus.ACCEPTED).values_list("pk", flat=True):
+            row = ingest.replay(pk, actor=request.user)
+            if row.status == MessageStatus.ACCEPTED:
+                done += 1
+            else:
+                failed += 1
+        self.message_user(
+            request,
+            _("%(done)d accepted, %(failed)d still failing.") % {"done": done, "failed": failed},
+            messages.SUCCESS if not failed else messages.WARNING,
+        )
+
+
+@admin.register(ResidentIdentifier)
+class ResidentIdentifierAdmin(admin.ModelAdmin):
+    list_display = ("value", "authority", "resident")
+    search_fields = ("value", "authority")
+    raw_id_fields = ("resident",)
