@@ -83,7 +83,7 @@ def build(
     segments = ["|".join(msh)]
     msa = ["MSA", code, e.control_id]
     if code != "AA" and reason:
-        msa.append(escape(reason)[:80])  # MSA-3, still read by many older systems
+        msa.append(escape(reason[:80]))  # MSA-3, still read by many older systems
     segments.append("|".join(msa))
     if code != "AA":
         err_code = error_code or ERR_INTERNAL
