@@ -6,7 +6,14 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from countycare.lab import ingest
-from countycare.lab.models import Hl7Message, MessageStatus, ResidentIdentifier
+from countycare.lab.models import (
+    CodeMapping,
+    Hl7Message,
+    LabResult,
+    MessageStatus,
+    ReferenceRange,
+    ResidentIdentifier,
+)
 
 
 @admin.register(Hl7Message)
@@ -46,3 +53,35 @@ class ResidentIdentifierAdmin(admin.ModelAdmin):
     list_display = ("value", "authority", "resident")
     search_fields = ("value", "authority")
     raw_id_fields = ("resident",)
+
+
+@admin.register(ReferenceRange)
+class ReferenceRangeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "sex", "age_min", "age_max", "low", "high", "unit",
+                    "critical_low", "critical_high", "source")  # fmt: skip
+    list_filter = ("sex", "source")
+    search_fields = ("code", "name")
+
+
+@admin.register(CodeMapping)
+class CodeMappingAdmin(admin.ModelAdmin):
+    """The analyzer code table: add a row, then replay the dead letters it explains."""
+
+    list_display = ("sender", "local_code", "loinc", "name", "unit")
+    search_fields = ("sender", "local_code", "loinc", "name")
+
+
+@admin.register(LabResult)
+class LabResultAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "sender", "collected_at", "received_at", "reported_at",
+                    "range_source")  # fmt: skip
+    list_filter = ("range_source", "sender")
+    search_fields = ("code", "sender")
+    date_hierarchy = "collected_at"
+    readonly_fields = [f.name for f in LabResult._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -21,7 +21,16 @@ from countycare.core import audit, crypto, national_id
 from countycare.core.errors import Conflict
 from countycare.core.errors import ValidationError as NationalIdError
 from countycare.lab import ack
-from countycare.lab.models import AckCode, Hl7Message, MessageStatus, ResidentIdentifier
+from countycare.lab.models import (
+    AckCode,
+    CodeMapping,
+    Hl7Message,
+    LabResult,
+    MessageStatus,
+    RangeSource,
+    ReferenceRange,
+    ResidentIdentifier,
+)
 from countycare.residents.models import Resident
 from countycare.telemed import critical
 from countycare.telemed.models import ExamOrder, Flag, Modality, Observation, ObservationSource
@@ -185,6 +194,7 @@ def ingest(data: bytes | str, *, received_at: dt.datetime | None = None) -> Resu
             )
             _apply(msg, row)
             row.save()
+            _save_results(row)
             audit.log(
                 "create",
                 obj=row,
@@ -328,14 +338,17 @@ def _apply(msg, row: Hl7Message) -> None:
         )
     resident = _resident(msg.segment("PID"))
     row.resident = resident
-    order = None
+    order = obr = None
     count = 0
     obx_seq = 0
+    row._pending_results = pending = []
+    msh = msg.segment("MSH")
     for seg in msg:
         name = str(seg(0))
         if name == "OBR":
             order = _order(seg, resident)
             row.order = order
+            obr = seg
         elif name == "OBX":
             obx_seq += 1
             if order is None:
@@ -344,11 +357,27 @@ def _apply(msg, row: Hl7Message) -> None:
                     code=ack.ERR_SEGMENT_SEQUENCE,
                     location=f"OBX^{obx_seq}",
                 )
-            observation = _observation(seg, obx_seq, resident, order, msg)
-            if observation is None:
+            made = _observation(seg, obx_seq, resident, order, msg, obr, row.sender)
+            if made is None:
                 continue
+            observation, range_source, reference_range = made
             observation.save()
             critical.check(observation, notify=order.requested_by, order=order)
+            pending.append(
+                LabResult(
+                    observation=observation,
+                    order=order,
+                    sender=row.sender,
+                    code=observation.code,
+                    name=observation.name,
+                    collected_at=_when(_text(obr, 7)),
+                    received_at=_when(_text(obr, 14)) or row.received_at,
+                    reported_at=_when(_text(obr, 22)) or _when(_text(msh, 7)),
+                    arrived_at=row.received_at,
+                    range_source=range_source,
+                    reference_range=reference_range,
+                )
+            )
             count += 1
     if count == 0:
         raise Problem(
@@ -433,11 +462,22 @@ def _order(obr, resident: Resident) -> ExamOrder:
     return order
 
 
-def _observation(obx, seq: int, resident, order, msg) -> Observation | None:
+def _save_results(row: Hl7Message) -> None:
+    """The per-test lab records of an accepted message, once the message row has its key."""
+    pending = getattr(row, "_pending_results", [])
+    for result in pending:
+        result.message = row
+    LabResult.objects.bulk_create(pending)
+    row._pending_results = []
+
+
+def _observation(obx, seq: int, resident, order, msg, obr=None, sender: str = ""):
+    """The observation of one OBX (unsaved), where its range came from and the platform
+    range used; None when the OBX carries nothing to store."""
     where = f"OBX^{seq}"
     if _text(obx, 11).upper() in SKIPPED_RESULT_STATUS:
         return None
-    code, name = _code(obx, where)
+    code, name, mapped_unit = _code(obx, where, sender)
     value_type = _text(obx, 2).upper()
     raw_value = _text(obx, 5)
     value, value_text = None, ""
@@ -469,43 +509,97 @@ def _observation(obx, seq: int, resident, order, msg) -> Observation | None:
         value_text = raw_value or _text(obx, 5, 2)
     if value is None and not value_text:
         return None
+    unit = (_text(obx, 6) or mapped_unit)[:20]
+    observed_at = (
+        _when(_text(obx, 14))
+        or _when(_text(obr if obr is not None else msg.segment("OBR"), 7))
+        or _when(_text(msg.segment("MSH"), 7))
+        or timezone.now()
+    )
     low, high = _range(_text(obx, 7))
     flag = FLAGS.get(_text(obx, 8).upper())
+    range_source = RangeSource.ANALYZER if low is not None or high is not None else ""
+    reference_range = None
+    if flag is None and range_source == "" and value is not None:
+        # The analyzer sent neither range nor flag: the platform's range for the resident's
+        # sex and age on the day of the observation.
+        reference_range = platform_range(code, resident, observed_at, unit)
+        if reference_range is not None:
+            low, high = reference_range.low, reference_range.high
+            range_source = RangeSource.PLATFORM
     if flag is None:
         flag = _flag(value, low, high)
-    return Observation(
+        if reference_range is not None and value is not None:
+            if reference_range.critical_low is not None and value < reference_range.critical_low:
+                flag = Flag.CRITICAL_LOW
+            elif (
+                reference_range.critical_high is not None and value > reference_range.critical_high
+            ):
+                flag = Flag.CRITICAL_HIGH
+    observation = Observation(
         resident=resident,
         order=order,
         code=code,
         name=name[:100],
         value=value,
         value_text=value_text[:200],
-        unit=_text(obx, 6)[:20],
+        unit=unit,
         reference_low=low,
         reference_high=high,
         flag=flag,
         source=ObservationSource.HL7,
-        observed_at=_when(_text(obx, 14))
-        or _when(_text(msg.segment("OBR"), 7))
-        or _when(_text(msg.segment("MSH"), 7))
-        or timezone.now(),
+        observed_at=observed_at,
         institution=order.center.institution,
     )
+    return observation, range_source, reference_range
 
 
-def _code(obx, where: str) -> tuple[str, str]:
-    """OBX-3: the LOINC code (coding system LN, first or alternate identifier)."""
+def _unit_key(unit: str) -> str:
+    return unit.strip().lower().replace("^", "*").replace(" ", "").replace("×", "")
+
+
+def platform_range(code: str, resident, when: dt.datetime, unit: str = ""):
+    """The ReferenceRange for ``code`` at the resident's age on ``when`` and sex (a row for
+    the sex before one for any sex); None when there is none or its unit differs from the
+    result's (a range in other units would flag wrongly)."""
+    age = resident.age_on(timezone.localdate(when))
+    found = (
+        ReferenceRange.objects.filter(
+            code=code, sex__in=[resident.sex, ""], age_min__lte=age, age_max__gt=age
+        )
+        .order_by("-sex", "-age_min")
+        .first()
+    )
+    if found is None:
+        return None
+    if unit and found.unit and _unit_key(unit) != _unit_key(found.unit):
+        return None
+    return found
+
+
+def _code(obx, where: str, sender: str = "") -> tuple[str, str, str]:
+    """OBX-3: the LOINC code (coding system LN, first or alternate identifier), else the
+    analyzer's local code mapped through the code table (CodeMapping, this sender's row
+    before one for any sender). Returns code, name and the mapping's unit ("" if none)."""
     ident, text, system = (_text(obx, 3, i) for i in (1, 2, 3))
     alt, alt_text, alt_system = (_text(obx, 3, i) for i in (4, 5, 6))
     if system.upper() == "LN" and ident:
-        return ident[:40], text or alt_text or ident
+        return ident[:40], text or alt_text or ident, ""
     if alt_system.upper() == "LN" and alt:
-        return alt[:40], alt_text or text or alt
+        return alt[:40], alt_text or text or alt, ""
+    if ident:
+        mapping = (
+            CodeMapping.objects.filter(local_code=ident[:40], sender__in=[sender, ""])
+            .order_by("-sender")
+            .first()
+        )
+        if mapping is not None:
+            return mapping.loinc, mapping.name or text or mapping.loinc, mapping.unit
     # Older senders (the v2.4 standard's own GHH LAB example among them) put the LOINC long
     # name where the coding system belongs; a code with LOINC's check digit, not marked as a
     # local code (99zzz or L), is taken as LOINC.
     if _is_loinc(ident) and not system.upper().startswith(("99", "L")):
-        return ident, text or ident
+        return ident, text or ident, ""
     raise Problem(
         f"{where}: test {ident or '?'} ({system or 'no coding system'}) has no LOINC "
         "code and no mapping.",
@@ -580,6 +674,7 @@ def replay(message_id: int, *, actor) -> Hl7Message:
                 row.reason, row.error_code, row.error_location = "", "", ""
                 row.ack_code, row.ack = AckCode.AA, ack.build(envelope, AckCode.AA)
                 row.save()
+                _save_results(row)
                 accepted = True
         except Problem as problem:
             accepted = False

@@ -120,3 +120,128 @@ class ResidentIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.authority}:{self.value}" if self.authority else self.value
+
+
+class Sex(models.TextChoices):
+    ANY = "", _("Any")
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class ReferenceRange(models.Model):
+    """The platform's reference interval for one test (LOINC), by sex and age, used to flag a
+    result when the analyzer sends neither range nor flag (issue 5, SHC-03). Ages in whole
+    years at the time of observation, ``age_min`` inclusive and ``age_max`` exclusive. The
+    most specific row wins (a row for the resident's sex before one for any sex)."""
+
+    code = models.CharField(_("LOINC code"), max_length=40, db_index=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True, default="")
+    age_min = models.PositiveSmallIntegerField(_("from age (years)"), default=0)
+    age_max = models.PositiveSmallIntegerField(_("below age (years)"), default=200)
+    low = models.DecimalField(_("low"), max_digits=12, decimal_places=4, null=True, blank=True)
+    high = models.DecimalField(_("high"), max_digits=12, decimal_places=4, null=True, blank=True)
+    critical_low = models.DecimalField(
+        _("critical low"), max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    critical_high = models.DecimalField(
+        _("critical high"), max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("reference range")
+        verbose_name_plural = _("reference ranges")
+        ordering = ["code", "sex", "age_min"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "sex", "age_min", "age_max"], name="reference_range_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(age_min__lt=models.F("age_max")), name="reference_range_ages"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = f" {self.sex}" if self.sex else ""
+        return (
+            f"{self.code}{who} {self.age_min}-{self.age_max}y: {self.low}-{self.high} {self.unit}"
+        )
+
+
+class CodeMapping(models.Model):
+    """An analyzer's own test code mapped to LOINC (issue 5): consulted when an OBX carries a
+    local code, before the message is dead-lettered. ``sender`` as stored on the message
+    (MSH-3|MSH-4); blank: any sender."""
+
+    sender = models.CharField(_("sender"), max_length=200, blank=True)
+    local_code = models.CharField(_("local code"), max_length=40)
+    loinc = models.CharField(_("LOINC code"), max_length=40)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("analyzer code mapping")
+        verbose_name_plural = _("analyzer code mappings")
+        ordering = ["sender", "local_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "local_code"], name="code_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender or '*'}:{self.local_code} → {self.loinc}"
+
+
+class RangeSource(models.TextChoices):
+    ANALYZER = "analyzer", _("Sent by the analyzer")
+    PLATFORM = "platform", _("Platform reference range")
+    NONE = "", _("None")
+
+
+class LabResult(models.Model):
+    """One test of an accepted message, with its lab timestamps (issue 5, SHC-03): specimen
+    collected (OBR-7), received (OBR-14, else the message's arrival), reported (OBR-22, else
+    MSH-7), and the reference range the flag was computed from."""
+
+    message = models.ForeignKey(
+        Hl7Message, verbose_name=_("HL7 message"), on_delete=models.CASCADE, related_name="results"
+    )
+    observation = models.OneToOneField(
+        "telemed.Observation",
+        verbose_name=_("observation"),
+        on_delete=models.CASCADE,
+        related_name="lab_result",
+    )
+    order = models.ForeignKey(
+        "telemed.ExamOrder",
+        verbose_name=_("exam order"),
+        on_delete=models.PROTECT,
+        related_name="lab_results",
+    )
+    sender = models.CharField(_("lab"), max_length=200, blank=True, db_index=True)
+    code = models.CharField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    collected_at = models.DateTimeField(_("collected"), null=True, blank=True, db_index=True)
+    received_at = models.DateTimeField(_("received"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("arrived"))
+    range_source = models.CharField(
+        _("range from"), max_length=10, choices=RangeSource.choices, blank=True
+    )
+    reference_range = models.ForeignKey(
+        ReferenceRange,
+        verbose_name=_("reference range"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("lab result")
+        verbose_name_plural = _("lab results")
+        ordering = ["-collected_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.sender})"
