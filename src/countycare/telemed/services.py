@@ -74,6 +74,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.PRELIMINARY, S.SIGNED): "sign",
     (S.CLAIMED, S.RETURNED): "return",
     (S.PRELIMINARY, S.RETURNED): "return",
+    # The automatic pre-read (ecg) sends a poor-quality recording back before any reader
+    # holds the order: no actor, see auto_return.
+    (S.SUBMITTED, S.RETURNED): "auto_return",
     (S.RETURNED, S.SUBMITTED): "resubmit",
     (S.RETURNED, S.CANCELLED): "cancel",
     (S.SIGNED, S.ACKNOWLEDGED): "acknowledge",
@@ -720,6 +723,20 @@ def return_order(actor, order_id, *, reason: str) -> ExamOrder:
         order, S.RETURNED, actor, reason=reason, status_reason=reason,
         lease_expires_at=None, claimed_by=None, claimed_at=None,
     )  # fmt: skip
+    return order
+
+
+@transaction.atomic
+def auto_return(order_id: int, reason: str) -> ExamOrder | None:
+    """System-level return by an automatic check (the ECG pre-read's signal quality): a
+    submitted order goes back to the requester at once, with the reason and no actor.
+    Returns None (and changes nothing) when the order is no longer submitted — a reader
+    already holds it, or it was cancelled — so the reader decides."""
+    reason = _clean_text(reason, "reason", 500)
+    order = ExamOrder.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.status != S.SUBMITTED:
+        return None
+    _move(order, S.RETURNED, None, reason=reason, status_reason=reason)
     return order
 
 
