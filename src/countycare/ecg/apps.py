@@ -12,3 +12,6 @@ class EcgConfig(AppConfig):
         from countycare.telemed.attachments import register_detector
 
         register_detector(detect_ecg)
+
+        # The readers' scoping rule for recordings, and the pre-read of every new ECG upload.
+        from countycare.ecg import scoping_rules, signals  # noqa: F401

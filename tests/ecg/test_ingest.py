@@ -1,0 +1,105 @@
+"""An ECG uploaded to a Walking Hospital order is stored, pre-read and triaged (issue 10)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from countycare.ecg.models import EcgRecording, PreReadStatus
+from countycare.telemed.attachments import add_attachment
+from countycare.telemed.models import CriticalAlert, ExamOrder, Observation, OrderStatus
+from tests.ecg.test_preread import LEADS, synth
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "ecg"
+
+
+def _json_upload(wf) -> io.BytesIO:
+    doc = {
+        "fs": wf.fs,
+        "leads": {
+            n: [round(float(v)) for v in r] for n, r in zip(wf.leads, wf.samples, strict=True)
+        },
+    }
+    return io.BytesIO(json.dumps(doc).encode())
+
+
+def _upload(actor, order, fileobj, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        att, created = add_attachment(actor, order.pk, fileobj)
+    assert created and att.kind == "ecg"
+    return att
+
+
+def test_real_aecg_upload_is_stored_pre_read_and_triaged(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    order = make_order()
+    data = (DATA / "hl7_example_aecg.xml").read_bytes()
+    att = _upload(village_doctor, order, io.BytesIO(data), django_capture_on_commit_callbacks)
+    rec = EcgRecording.objects.get(attachment=att)
+    assert rec.status == PreReadStatus.DONE
+    assert rec.leads[:2] == ["I", "II"] and rec.fs == 500 and rec.duration_s == 10.0
+    assert 60 <= rec.heart_rate <= 100
+    assert rec.quality["ok"] is True
+    assert rec.waveform().n_samples == rec.n_samples  # the samples are in storage
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert order.triage_score == pytest.approx(rec.triage_score)
+    assert "心率" in order.triage_note
+    hr = Observation.objects.get(order=order, code="ECG:HR")
+    assert hr.source == "pre_read" and float(hr.value) == pytest.approx(rec.heart_rate)
+    assert not CriticalAlert.objects.filter(order=order).exists()
+
+
+def test_flat_lead_returns_the_order_with_the_reason(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    order = make_order()
+    wf = synth(list(np.arange(0.4, 9.8, 0.85)))
+    wf.samples[LEADS.index("V3")] = 0.0
+    _upload(village_doctor, order, _json_upload(wf), django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.RETURNED
+    assert order.status_reason == "心电图信号质量差：V3导联无信号（直线），请重新采集"
+    last = order.transitions.order_by("-pk").first()
+    assert last.actor is None and last.to_status == OrderStatus.RETURNED
+    assert not Observation.objects.filter(order=order).exists()
+
+
+def test_long_pause_raises_a_critical_alert_to_the_requester(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    order = make_order()
+    wf = synth([0.5, 1.3, 2.1, 2.9, 6.3, 7.1, 7.9, 8.7, 9.5])  # a 3.4 s pause (synthetic)
+    _upload(village_doctor, order, _json_upload(wf), django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED
+    assert order.triage_score >= 0.9
+    alert = CriticalAlert.objects.get(order=order)
+    assert alert.rule.code == "ECG:LONG_PAUSE"
+    assert alert.notify == village_doctor
+
+
+def test_critical_ecg_is_read_before_a_normal_one(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    normal = make_order()
+    _upload(
+        village_doctor, normal, _json_upload(synth(list(np.arange(0.4, 9.8, 0.85)))),
+        django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    paused = make_order()
+    _upload(
+        village_doctor, paused, _json_upload(synth([0.5, 1.3, 2.1, 2.9, 6.3, 7.1, 7.9, 8.7])),
+        django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    scores = dict(
+        ExamOrder.objects.filter(pk__in=[normal.pk, paused.pk]).values_list("pk", "triage_score")
+    )
+    assert scores[paused.pk] > scores[normal.pk]
