@@ -75,7 +75,7 @@ def ingest(attachment: Attachment) -> EcgRecording | None:
         rec = EcgRecording(
             attachment=attachment, order_id=attachment.order_id, leads=list(wf.leads),
             fs=wf.fs, n_samples=wf.n_samples, duration_s=round(wf.duration, 3),
-            source_format=wf.source_format[:40], acquired_at=wf.acquired_at,
+            source_format=wf.source_format[:40], acquired_at=_aware(wf.acquired_at),
             device=(wf.device or "")[:200],
         )  # fmt: skip
         rec.file.save(f"{attachment.pk}.npz", ContentFile(wf.to_bytes()), save=False)
@@ -178,3 +178,10 @@ def _observations(rec: EcgRecording, result: preread.PreRead) -> list[Observatio
     for obs in rows:
         critical.check(obs, notify=order.requested_by, order=order)
     return rows
+
+
+def _aware(when):
+    """Device clocks write local time without a zone (aECG, DICOM): read it as the county's."""
+    if when is not None and timezone.is_naive(when):
+        return timezone.make_aware(when)
+    return when
