@@ -103,3 +103,21 @@ def test_critical_ecg_is_read_before_a_normal_one(
         ExamOrder.objects.filter(pk__in=[normal.pk, paused.pk]).values_list("pk", "triage_score")
     )
     assert scores[paused.pk] > scores[normal.pk]
+
+
+def test_flat_lead_on_a_draft_order_comes_back_before_it_is_submitted(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    """The no-orphan upload flow (draft → upload → submit): the re-acquire message reaches the
+    village doctor while still with the patient, and the order can be resubmitted."""
+    from countycare.telemed import services
+
+    order = make_order(submit=False)
+    wf = synth(list(np.arange(0.4, 9.8, 0.85)))
+    wf.samples[LEADS.index("V3")] = 0.0
+    _upload(village_doctor, order, _json_upload(wf), django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.RETURNED and "V3" in order.status_reason
+    services.resubmit(village_doctor, order.pk)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED

@@ -77,6 +77,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     # The automatic pre-read (ecg) sends a poor-quality recording back before any reader
     # holds the order: no actor, see auto_return.
     (S.SUBMITTED, S.RETURNED): "auto_return",
+    (S.DRAFT, S.RETURNED): "auto_return",
     (S.RETURNED, S.SUBMITTED): "resubmit",
     (S.RETURNED, S.CANCELLED): "cancel",
     (S.SIGNED, S.ACKNOWLEDGED): "acknowledge",
@@ -727,6 +728,7 @@ def return_order(actor, order_id, *, reason: str) -> ExamOrder:
 
 
 @transaction.atomic
+@transaction.atomic
 def auto_return(order_id: int, reason: str) -> ExamOrder | None:
     """System-level return by an automatic check (the ECG pre-read's signal quality): a
     submitted order goes back to the requester at once, with the reason and no actor.
@@ -734,7 +736,9 @@ def auto_return(order_id: int, reason: str) -> ExamOrder | None:
     already holds it, or it was cancelled — so the reader decides."""
     reason = _clean_text(reason, "reason", 500)
     order = ExamOrder.objects.select_for_update().filter(pk=order_id).first()
-    if order is None or order.status != S.SUBMITTED:
+    # A draft too: the usual upload flow attaches the ECG before submitting, and the village
+    # doctor should hear "re-acquire" while still with the patient.
+    if order is None or order.status not in (S.DRAFT, S.SUBMITTED):
         return None
     _move(order, S.RETURNED, None, reason=reason, status_reason=reason)
     return order
