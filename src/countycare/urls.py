@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/", core_views.audit_log, name="audit-log"),
     path("residents/", include("countycare.residents.urls")),
     path("telemed/", include("countycare.telemed.urls")),
+    path("lab/", include("countycare.lab.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("countycare.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

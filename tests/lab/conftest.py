@@ -4,6 +4,8 @@ LOINC codes and a Chinese national ID in PID-3)."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from countycare.telemed import catalog, services
@@ -89,3 +91,13 @@ def make_oru(residents, cbc_order):
         return oru(**kw)
 
     return make
+
+
+@pytest.fixture
+def reference_ranges(db):
+    """The ranges of the data migration, installed again: a transactional test elsewhere in
+    the run flushes the tables, migration data included."""
+    from django.apps import apps
+
+    migration = importlib.import_module("countycare.lab.migrations.0003_reference_ranges_data")
+    migration.install(apps, None)

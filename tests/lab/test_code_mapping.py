@@ -1,9 +1,13 @@
 """The analyzer code table (issue 5): an OBX with the analyzer's own code is dead-lettered
 until the code is mapped to LOINC; the replay is then accepted."""
 
+import pytest
+
 from countycare.lab.ingest import ingest, replay
 from countycare.lab.models import CodeMapping, LabResult
 from countycare.telemed.models import Observation
+
+pytestmark = pytest.mark.usefixtures("reference_ranges")
 
 LOCAL = [  # URIT-style local codes (coding system 99URT), no LOINC
     ("WBC", "白细胞", "12.1", "", "", "", "99URT"),

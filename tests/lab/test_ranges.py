@@ -4,10 +4,14 @@ by the resident's sex and age on the day of the observation, WS/T 405-2012 for a
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from countycare.lab.ingest import ingest
 from countycare.lab.models import LabResult, ReferenceRange
 from countycare.residents.models import Resident
 from countycare.telemed.models import Observation
+
+pytestmark = pytest.mark.usefixtures("reference_ranges")
 
 BARE = [  # no range, no flag: as some village-kit analyzers send
     ("6690-2", "WBC", "11.0", "10*9/L", "", ""),
@@ -21,7 +25,7 @@ def flags(order) -> dict:
     return dict(Observation.objects.filter(order=order).values_list("name", "flag"))
 
 
-def test_the_data_migration_installed_ws_t_405_ranges(db):
+def test_the_data_migration_installed_ws_t_405_ranges():
     hgb = ReferenceRange.objects.get(code="718-7", sex="M", age_min=18)
     assert (hgb.low, hgb.high, hgb.unit, hgb.source) == (
         Decimal("130"),

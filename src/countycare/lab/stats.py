@@ -1,0 +1,107 @@
+"""Lab turnaround (issue 5, SHC-03, 001 §4): the share of results reported within the policy
+target, specimen collected (OBR-7) → reported (OBR-22, else MSH-7, else the message's
+arrival), per lab (the sending application|facility) and per test, for the results collected
+in a period. The target is the Walking Hospital's policy number for the "lab" center kind by
+the order's priority (``telemed_tat_target_minutes``; routine 120 minutes). Everything is one
+grouped query; a result without a collection time is counted but not measured. Scope: the
+orders the user may see in the telemed turnaround (telemed.stats.order_scope)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from countycare.lab.models import LabResult
+from countycare.organizations import policy
+from countycare.telemed import policy as telemed_policy
+from countycare.telemed import stats as telemed_stats
+from countycare.telemed.models import ExamOrder, Priority
+
+GROUPS = {"lab": "sender", "test": "code"}
+
+
+@dataclass
+class LabTatRow:
+    key: str
+    name: str
+    results: int
+    measured: int
+    within: int
+
+    @property
+    def breaches(self) -> int:
+        return self.measured - self.within
+
+    @property
+    def share(self) -> float | None:
+        return self.within / self.measured if self.measured else None
+
+    @property
+    def percent(self) -> str:
+        return "—" if self.share is None else f"{100 * self.share:.1f}"
+
+
+def targets() -> dict[str, int]:
+    """Minutes per priority for lab results (SHC-03)."""
+    values = policy.value(telemed_policy.TAT_TARGET_MINUTES) or {}
+    return {p: telemed_stats.target_minutes("lab", p, values) for p in Priority.values}
+
+
+def results(user, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    orders = ExamOrder.objects.filter(telemed_stats.order_scope(user)).values("pk")
+    return LabResult.objects.filter(
+        order_id__in=orders, collected_at__gte=start, collected_at__lt=end
+    )
+
+
+def turnaround(user, start: dt.datetime, end: dt.datetime, *, by: str = "lab") -> list[LabTatRow]:
+    """Per lab (``by="lab"``) or per test (``by="test"``), for results collected in
+    [start, end)."""
+    field = GROUPS[by]
+    minutes = targets()
+    target = Case(
+        *(When(order__priority=p, then=Value(dt.timedelta(minutes=m))) for p, m in minutes.items()),
+        default=Value(dt.timedelta(minutes=minutes.get(Priority.ROUTINE, 120))),
+        output_field=DurationField(),
+    )
+    rows = (
+        results(user, start, end)
+        .annotate(
+            done_at=Coalesce("reported_at", "arrived_at"),
+            deadline=ExpressionWrapper(F("collected_at") + target, output_field=DateTimeField()),
+        )
+        .values(field)
+        .annotate(
+            results=Count("pk"),
+            measured=Count("pk", filter=Q(collected_at__isnull=False)),
+            within=Count("pk", filter=Q(done_at__lte=F("deadline"))),
+        )
+        .order_by(field)
+    )
+    names = {}
+    if by == "test":
+        names = dict(results(user, start, end).values_list("code", "name").order_by("code", "name"))
+    return [
+        LabTatRow(
+            key=r[field],
+            name=names.get(r[field], ""),
+            results=r["results"],
+            measured=r["measured"],
+            within=r["within"],
+        )
+        for r in rows
+    ]
