@@ -79,6 +79,11 @@ INSTALLED_APPS = [
     "countycare.telemed",
     "countycare.ecg",
     "countycare.lab",
+    "countycare.imaging",
+    "countycare.referrals",
+    "countycare.familydoctor",
+    "countycare.outreach",
+    "countycare.indicators",
     "countycare.demo",
 ]
 

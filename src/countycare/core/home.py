@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 ContextFunction = Callable[[HttpRequest], dict[str, Any] | None]
 
@@ -105,7 +106,76 @@ def widgets_for(request: HttpRequest) -> list[RenderedWidget]:
     return out
 
 
-# --- Core's own widgets ---------------------------------------------------------------------
+# --- Main navigation ------------------------------------------------------------------------
+# The links across the top of every page are declared the same way, in the same ``home.py``
+# modules, so an app adds its own entry without editing the base template::
+#
+#     home.nav_item("referrals.board", url="referrals:board", label=_("Referrals"),
+#                   perm="countycare.refer", order=40, active=("referrals:",))
+#
+# ``active``: view names (or namespace prefixes ending in ":") that highlight the link.
+
+
+@dataclass(frozen=True)
+class NavItem:
+    name: str
+    url: str
+    label: Any  # a lazy translation
+    perm: str | None = None
+    order: int = 100
+    active: tuple[str, ...] = ()
+    staff_only: bool = False
+
+
+@dataclass(frozen=True)
+class RenderedNavItem:
+    href: str
+    label: str
+    current: bool
+
+
+_nav: dict[str, NavItem] = {}
+
+
+def nav_item(
+    name: str,
+    *,
+    url: str,
+    label: Any,
+    perm: str | None = None,
+    order: int = 100,
+    active: tuple[str, ...] = (),
+    staff_only: bool = False,
+) -> NavItem:
+    item = NavItem(name, url, label, perm, order, active or (url,), staff_only)
+    _nav[name] = item
+    return item
+
+
+def nav_for(request: HttpRequest) -> list[RenderedNavItem]:
+    """The main-navigation links ``request.user`` may follow, in order."""
+    from django.urls import reverse
+
+    discover()
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    match = getattr(request, "resolver_match", None)
+    view_name = match.view_name if match else ""
+    out: list[RenderedNavItem] = []
+    for item in sorted(_nav.values(), key=lambda i: (i.order, i.name)):
+        if item.staff_only and not user.is_staff:
+            continue
+        if item.perm and not user.has_perm(item.perm):
+            continue
+        current = any(
+            view_name.startswith(a) if a.endswith(":") else view_name == a for a in item.active
+        )
+        out.append(RenderedNavItem(reverse(item.url), str(item.label), current))
+    return out
+
+
+# --- Core's own widgets and links ----------------------------------------------------------------------
 
 
 @widget("core.audit", template="core/home_audit.html", perm="countycare.view_audit", order=80)
@@ -127,3 +197,11 @@ def _admin(request: HttpRequest) -> dict[str, Any] | None:
     if not (user.is_active and user.is_staff):
         return None
     return {"is_superuser": user.is_superuser}
+
+
+nav_item("core.home", url="home", label=_("Home"), order=0)
+nav_item(
+    "core.audit", url="audit-log", label=_("Audit log"), perm="countycare.view_audit", order=90
+)
+nav_item("core.admin", url="admin:index", label=_("Administration"), order=99, staff_only=True,
+         active=("admin:",))  # fmt: skip

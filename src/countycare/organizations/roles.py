@@ -39,28 +39,97 @@ class Perm:
     REQUEST_EXAM = "request_exam"  # send an exam order to a shared center, acknowledge reports
     READ_EXAM = "read_exam"  # claim from a center's worklist, write and sign reports
     ACK_CRITICAL = "ack_critical"  # acknowledge a critical-value alert
+    # Imaging
+    RECONCILE_STUDIES = (
+        "reconcile_studies"  # link an unmatched DICOM study to an order, or reject it
+    )
+    # Lab
+    ENTER_RESULTS = (
+        "enter_results"  # type in results of devices without HL7 (glucose meters, strips)
+    )
+    MANAGE_INTERFACES = "manage_interfaces"  # dead-letter messages, analyzer code tables, AE titles
+    # Referrals
+    REFER = "refer"  # refer a resident up or out, book appointments on a resident's behalf
+    RECEIVE_REFERRAL = "receive_referral"  # accept/decline, arrival, discharge, refer down
+    MANAGE_SCHEDULES = "manage_schedules"  # specialist schedules and slots, disease catalogs
+    # Family doctor
+    SIGN_CONTRACT = "sign_contract"  # sign, renew, terminate family-doctor contracts
+    FOLLOW_UP = "follow_up"  # chronic-disease follow-ups and health checks
+    MANAGE_TEAMS = "manage_teams"  # family-doctor teams, service packages, fee shares
+    # Outreach
+    PLAN_OUTREACH = "plan_outreach"  # site circuit points, plan circuits and dispatches
+    RECORD_OUTREACH = "record_outreach"  # check in a circuit visit or a dispatched day
 
 
 _CLINICAL = {Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.CHANGE_RESIDENT, Perm.TAG_RESIDENT}
 _REQUESTER = {Perm.RECORD_VISIT, Perm.REQUEST_EXAM, Perm.ACK_CRITICAL}
+# What a village or township doctor does beyond the Walking Hospital.
+_PRIMARY_CARE = {
+    Perm.ENTER_RESULTS,
+    Perm.REFER,
+    Perm.SIGN_CONTRACT,
+    Perm.FOLLOW_UP,
+    Perm.RECORD_OUTREACH,
+}
+# What an institution's or the community office's admin manages.
+_MANAGER = {
+    Perm.MANAGE_INTERFACES,
+    Perm.MANAGE_SCHEDULES,
+    Perm.MANAGE_TEAMS,
+    Perm.RECONCILE_STUDIES,
+    Perm.PLAN_OUTREACH,
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.VILLAGE_DOCTOR: frozenset(_CLINICAL | _REQUESTER),
-    Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL | _REQUESTER),
-    Role.NURSE: frozenset(
-        {Perm.VIEW_RESIDENT, Perm.REGISTER_RESIDENT, Perm.TAG_RESIDENT, Perm.RECORD_VISIT}
+    Role.VILLAGE_DOCTOR: frozenset(_CLINICAL | _REQUESTER | _PRIMARY_CARE),
+    # Township doctors also receive referrals (down from the county, up from villages).
+    Role.TOWNSHIP_DOCTOR: frozenset(
+        _CLINICAL | _REQUESTER | _PRIMARY_CARE | {Perm.RECEIVE_REFERRAL}
     ),
-    Role.CENTER_READER: frozenset({Perm.VIEW_RESIDENT, Perm.READ_EXAM}),
-    # Specialists read remote consultations (the remote outpatient center).
-    Role.SPECIALIST: frozenset({Perm.VIEW_RESIDENT, Perm.TAG_RESIDENT, Perm.READ_EXAM}),
+    Role.NURSE: frozenset(
+        {
+            Perm.VIEW_RESIDENT,
+            Perm.REGISTER_RESIDENT,
+            Perm.TAG_RESIDENT,
+            Perm.RECORD_VISIT,
+            Perm.ENTER_RESULTS,
+            Perm.SIGN_CONTRACT,
+            Perm.FOLLOW_UP,
+            Perm.RECORD_OUTREACH,
+        }
+    ),
+    Role.CENTER_READER: frozenset({Perm.VIEW_RESIDENT, Perm.READ_EXAM, Perm.RECONCILE_STUDIES}),
+    # Specialists read remote consultations (the remote outpatient center), receive referrals,
+    # refer down and serve on circuits and dispatches.
+    Role.SPECIALIST: frozenset(
+        {
+            Perm.VIEW_RESIDENT,
+            Perm.TAG_RESIDENT,
+            Perm.READ_EXAM,
+            Perm.REFER,
+            Perm.RECEIVE_REFERRAL,
+            Perm.FOLLOW_UP,
+            Perm.RECORD_OUTREACH,
+        }
+    ),
     Role.PHARMACIST: frozenset({Perm.VIEW_RESIDENT}),
     Role.PUBLIC_HEALTH_OFFICER: frozenset(
         _CLINICAL
-        | {Perm.RECORD_VISIT, Perm.VIEW_NATIONAL_ID, Perm.EXPORT_RESIDENTS, Perm.VIEW_AGGREGATES}
+        | {
+            Perm.RECORD_VISIT,
+            Perm.VIEW_NATIONAL_ID,
+            Perm.EXPORT_RESIDENTS,
+            Perm.VIEW_AGGREGATES,
+            Perm.SIGN_CONTRACT,
+            Perm.FOLLOW_UP,
+            Perm.RECORD_OUTREACH,
+        }
     ),
     Role.INSTITUTION_ADMIN: frozenset(
         _CLINICAL
+        | _MANAGER
         | {
+            Perm.RECEIVE_REFERRAL,
             Perm.ACK_CRITICAL,
             Perm.VIEW_NATIONAL_ID,
             Perm.EXPORT_RESIDENTS,
@@ -70,6 +139,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.COMMUNITY_ADMIN: frozenset(
         _CLINICAL
+        | _MANAGER
         | {
             Perm.VIEW_NATIONAL_ID,
             Perm.EXPORT_RESIDENTS,
@@ -80,7 +150,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     # Aggregates only: no resident rows at all.
     Role.HEALTH_COMMISSION_VIEWER: frozenset({Perm.VIEW_AGGREGATES}),
-    Role.SYSTEM_ADMIN: frozenset({Perm.VIEW_AUDIT, Perm.VIEW_AGGREGATES, Perm.MANAGE_MASTER_DATA}),
+    Role.SYSTEM_ADMIN: frozenset(
+        {Perm.VIEW_AUDIT, Perm.VIEW_AGGREGATES, Perm.MANAGE_MASTER_DATA, Perm.MANAGE_INTERFACES}
+    ),
 }
 
 # Roles whose holders see every row of the county, wherever the role is held.

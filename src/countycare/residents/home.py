@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from countycare.core import home
 from countycare.core.scoping import scope_for
@@ -146,3 +147,9 @@ def by_township(request: HttpRequest) -> dict[str, Any]:
         "county_wide": scope.is_empty or scope.county_wide,
         "tiles": tiles,
     }
+
+
+home.nav_item("residents.search", url="residents:search", label=_("Residents"),
+              perm="countycare.view_resident", order=10, active=("residents:",))  # fmt: skip
+home.nav_item("residents.register", url="residents:register", label=_("Register resident"),
+              perm="countycare.register_resident", order=11)  # fmt: skip

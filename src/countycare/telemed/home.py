@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from countycare.core import home
 from countycare.organizations.roles import Perm
@@ -74,3 +75,16 @@ def tat(request: HttpRequest) -> dict[str, Any] | None:
     except NoReverseMatch:
         pay_url = ""
     return {"tat_url": url, "pay_url": pay_url}
+
+
+home.nav_item("telemed.orders", url="telemed:orders", label=_("My orders"),
+              perm=f"countycare.{Perm.REQUEST_EXAM}", order=20,
+              active=("telemed:orders", "telemed:order"))  # fmt: skip
+home.nav_item("telemed.worklist", url="telemed:worklist-home", label=_("Worklist"),
+              perm=f"countycare.{Perm.READ_EXAM}", order=21,
+              active=("telemed:worklist", "telemed:worklist-home", "telemed:read"))  # fmt: skip
+home.nav_item("telemed.alerts", url="telemed:alerts", label=_("Critical values"),
+              perm=f"countycare.{Perm.ACK_CRITICAL}", order=22)  # fmt: skip
+home.nav_item("telemed.tat", url="telemed:tat", label=_("Turnaround time"),
+              perm=f"countycare.{Perm.VIEW_AGGREGATES}", order=80,
+              active=("telemed:tat", "telemed:pay"))  # fmt: skip

@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext as _
 
-from countycare.demo import data, loader
+from countycare.demo import data, loader, steps
 from countycare.demo import telemed as demo_telemed
 from countycare.demo.generator import (
     DEFAULT_RESIDENTS,
@@ -174,6 +174,9 @@ class Command(BaseCommand):
                     }
                 )
             )
+
+        # Each app's own demo data (catalogs, teams, schedules, and with traffic its activity).
+        steps.run_all(seed, traffic=traffic, write=self.stdout.write)
 
     def _print_logins(self) -> None:
         rows = loader.login_rows()

@@ -1,0 +1,1 @@
+"""Indicator registry, computation, dashboards, facility standards, exports (issue 9)."""

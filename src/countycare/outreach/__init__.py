@@ -1,0 +1,1 @@
+"""Circuit service points (siting), circuit schedules, dispatched doctors, compliance (issue 8)."""

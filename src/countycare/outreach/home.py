@@ -1,0 +1,1 @@
+"""Home-page widgets and main-navigation entries of the outreach app (core.home)."""
