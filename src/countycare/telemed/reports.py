@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from countycare.core.errors import Conflict
+from countycare.telemed import panels
 from countycare.telemed.models import Report, ReportStatus
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def render_pdf(report: Report, *, language: str = "zh-hans") -> bytes:
         else None
     )
     with translation.override(language):
+        context["panels"] = panels.render(report.order, "pdf")
         html = render_to_string("telemed/report_pdf.html", context)
     return HTML(string=html).write_pdf()
 

@@ -31,7 +31,7 @@ from countycare.core.scoping import scoped
 from countycare.organizations.roles import Perm
 from countycare.residents import selectors as resident_selectors
 from countycare.residents.forms import add_domain_error
-from countycare.telemed import attachments, critical, reports, selectors, services
+from countycare.telemed import attachments, critical, panels, reports, selectors, services
 from countycare.telemed.forms import AlertAckForm, AmendForm, OrderForm, ReportForm, VisitForm
 from countycare.telemed.models import (
     HELD_STATES,
@@ -295,6 +295,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_ack_alert": user.has_perm(f"countycare.{Perm.ACK_CRITICAL}"),
         "sla_due": selectors.sla_due(order),
         "accept": "application/pdf,image/jpeg,image/png,application/dicom,.dcm,.pdf,.jpg,.jpeg,.png",
+        "panels": panels.render(order, "order", request),
     }
     return render(request, "telemed/order.html", context)
 
@@ -546,6 +547,7 @@ def _reading_context(
         "order": order,
         "resident": order.resident,
         "attachments": list(order.attachments.all()),
+        "panels": panels.render(order, "read", request),
         "visit_observations": visit_observations,
         "order_observations": list(order.observations.all()),
         "prior_reports": list(prior),
