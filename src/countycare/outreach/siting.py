@@ -1,0 +1,461 @@
+"""Choosing the circuit service points (OUT-01, 001 §12: 50 points among 138 villages by
+where residents live), solved to proven optimality.
+
+Two objectives over the same villages:
+
+* ``median`` — population-weighted p-median: minimise Σ population × km to the nearest
+  chosen point (optionally with every village within ``max_km``);
+* ``coverage`` — maximal covering: maximise the population living within ``max_km`` of a
+  chosen point.
+
+Both are one problem underneath: a p-median over a cost matrix ``C[i, j]`` (what village
+``i`` costs when served from point ``j``: population × km, or population × [km > D]).
+
+How it is solved:
+
+1. **Heuristic warm start**: greedy addition, then vertex substitution (Teitz & Bart 1968)
+   in Whitaker's fast-interchange form, vectorised with numpy: every (insert, remove) swap is
+   priced at once per pass and the best improving one taken until none improves.
+2. **MIP (HiGHS via highspy)**: the radius formulation of p-median (Elloumi 2010; García,
+   Labbé & Marín 2011). For village ``i`` with sorted distinct costs ``D¹ < D² < …``::
+
+       min Σ_i [ D¹_i + Σ_k (D^{k+1}_i − D^k_i) z_ik ]
+       z_ik + Σ_{j : C_ij ≤ D^k_i} y_j ≥ 1,   Σ_j y_j = k,   y binary,  z ≥ 0
+
+   It is truncated at the level of each village's heuristic assignment (plus a margin):
+   the truncated model is a relaxation, so its bound is a valid lower bound; when its
+   optimum serves every village within the truncated levels, the bound is tight and the
+   solution is proven optimal; otherwise the levels of the villages that went past it are
+   extended and the MIP solved again, warm-started from the best solution so far.
+
+Under a time limit the best solution found is returned with its honest gap
+``(objective − bound) / objective`` (for coverage, ``(bound − objective) / bound``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from countycare.core.errors import DomainError
+from countycare.outreach.siting_io import Village
+
+OBJECTIVES = ("median", "coverage")
+_LEVEL_MARGIN = 2  # levels kept beyond the heuristic's assignment before the first solve
+
+
+class SitingError(DomainError):
+    """The instance cannot be solved as asked (k out of range, constraints that conflict)."""
+
+    default_code = "siting"
+
+
+class SitingInfeasible(SitingError):
+    default_code = "siting_infeasible"
+
+
+@dataclass
+class SitingResult:
+    objective_kind: str
+    chosen: list[int]  # indexes into the villages, sorted
+    assignment: list[int]  # for each village, the index of the point serving it
+    objective: float  # person-km (median) or covered population (coverage)
+    bound: float  # proven bound on the best possible objective
+    gap: float  # relative, 0.0 when proven optimal
+    seconds: float
+    optimal: bool
+    status: str  # "optimal", "time_limit"
+    heuristic_objective: float
+    heuristic_seconds: float
+    mip_rounds: int
+    distances: list[float] = field(default_factory=list)  # each village to its point
+
+    def as_json(self, villages: Sequence[Village]) -> dict:
+        """The command's JSON (issue 8): ``chosen``, ``objective``, ``gap``, ``seconds``,
+        ``assignment`` — village ids throughout."""
+        return {
+            "chosen": [villages[j].id for j in self.chosen],
+            "objective": round(self.objective, 6),
+            "gap": round(self.gap, 9),
+            "seconds": round(self.seconds, 3),
+            "assignment": {v.id: villages[self.assignment[i]].id for i, v in enumerate(villages)},
+        }
+
+
+# --- heuristic --------------------------------------------------------------------------------
+
+
+def _nearest_two(cost: np.ndarray, open_idx: np.ndarray, big: float):
+    sub = cost[:, open_idx]
+    if sub.shape[1] == 1:
+        d1 = sub[:, 0]
+        return d1, np.zeros(len(d1), dtype=int), np.full(len(d1), big)
+    part = np.argpartition(sub, 1, axis=1)[:, :2]
+    rows = np.arange(sub.shape[0])
+    a, b = sub[rows, part[:, 0]], sub[rows, part[:, 1]]
+    first = np.where(a <= b, part[:, 0], part[:, 1])
+    d1 = np.minimum(a, b)
+    d2 = np.maximum(a, b)
+    return d1, first, d2
+
+
+def greedy_interchange(
+    cost: np.ndarray, k: int, fixed: Sequence[int], forbidden: Sequence[int]
+) -> list[int]:
+    """Greedy addition then Teitz–Bart vertex substitution (fast interchange) on ``cost``
+    (clients × candidates, finite). Fixed points stay, forbidden ones never enter."""
+    n_clients, n_cand = cost.shape
+    big = float(cost.max()) * 2 + 1.0
+    allowed = np.ones(n_cand, dtype=bool)
+    allowed[list(forbidden)] = False
+    chosen = list(dict.fromkeys(fixed))
+    current = cost[:, chosen].min(axis=1) if chosen else np.full(n_clients, big)
+    while len(chosen) < k:
+        gains = np.maximum(current[:, None] - cost, 0.0).sum(axis=0)
+        gains[~allowed] = -1.0
+        gains[chosen] = -1.0
+        j = int(np.argmax(gains))
+        chosen.append(j)
+        current = np.minimum(current, cost[:, j])
+    fixed_set = set(fixed)
+    if len(chosen) == len(fixed_set) or len(chosen) == int(allowed.sum()):
+        return sorted(chosen)
+    total = float(current.sum())
+    tolerance = 1e-12 * max(total, 1.0)
+    insertable = allowed.copy()
+    for _ in range(10 * n_cand):
+        open_idx = np.array(chosen)
+        d1, first, d2 = _nearest_two(cost, open_idx, big)
+        gain = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)  # per candidate
+        loss_each = np.where(cost >= d1[:, None], np.minimum(cost, d2[:, None]) - d1[:, None], 0.0)
+        owner = np.zeros((n_clients, len(open_idx)))
+        owner[np.arange(n_clients), first] = 1.0
+        loss = loss_each.T @ owner  # candidates × open points
+        profit = gain[:, None] - loss
+        insertable[:] = allowed
+        insertable[open_idx] = False
+        profit[~insertable, :] = -np.inf
+        for position, j in enumerate(open_idx):
+            if int(j) in fixed_set:
+                profit[:, position] = -np.inf
+        flat = int(np.argmax(profit))
+        c, r = divmod(flat, len(open_idx))
+        if not profit[c, r] > tolerance:
+            break
+        chosen[r] = c
+    return sorted(chosen)
+
+
+# --- exact ------------------------------------------------------------------------------------
+
+_banner_shown = False
+
+
+def _new_highs():
+    """A silent HiGHS instance. HiGHS prints its banner to the process's stdout when the first
+    instance is made, which would corrupt ``site-points --json``: swallow it at the fd level."""
+    import highspy
+
+    global _banner_shown
+    if _banner_shown:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _banner_shown = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _costs(
+    distances: np.ndarray, population: np.ndarray, objective: str, max_km: float | None
+) -> np.ndarray:
+    w = population.astype(float)[:, None]
+    if objective == "coverage":
+        # Unreachable (inf) is simply not covered.
+        return np.where(distances <= max_km, 0.0, 1.0) * w
+    cost = distances * w
+    if max_km is not None:
+        cost = np.where(distances <= max_km, cost, np.inf)
+    # A village of no residents costs nothing anywhere, but must not be "served" from an
+    # unreachable point either.
+    cost = np.where(np.isnan(cost), np.where(np.isfinite(distances), 0.0, np.inf), cost)
+    return cost
+
+
+def solve(
+    villages: Sequence[Village],
+    distances: np.ndarray,
+    k: int,
+    *,
+    objective: str = "median",
+    max_km: float | None = None,
+    fixed: Sequence[int] = (),
+    forbidden: Sequence[int] = (),
+    time_limit: float | None = None,
+    threads: int | None = None,
+) -> SitingResult:
+    """Choose ``k`` service points among ``villages`` (OUT-01). ``fixed``: indexes that must be
+    chosen (existing points, must-have villages); ``forbidden``: never chosen.
+    Raises SitingError / SitingInfeasible with a message naming what conflicts."""
+    import highspy
+
+    started = time.perf_counter()
+    n = len(villages)
+    if objective not in OBJECTIVES:
+        raise SitingError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    if objective == "coverage" and max_km is None:
+        raise SitingError("the coverage objective needs --max-km (the covering distance)")
+    if max_km is not None and not max_km > 0:
+        raise SitingError(f"--max-km must be positive, not {max_km}")
+    if k < 1:
+        raise SitingError(f"k must be at least 1, not {k}")
+    fixed = list(dict.fromkeys(int(i) for i in fixed))
+    forbidden = sorted({int(i) for i in forbidden})
+    both = set(fixed) & set(forbidden)
+    if both:
+        names = ", ".join(villages[i].id for i in sorted(both))
+        raise SitingError(f"village(s) both required and excluded: {names}")
+    if k > n - len(forbidden):
+        raise SitingError(
+            f"k = {k} is larger than the number of villages that can host a point "
+            f"({n - len(forbidden)} of {n})"
+        )
+    if len(fixed) > k:
+        raise SitingError(
+            f"{len(fixed)} points are required (existing and must-have) but k = {k}; "
+            f"raise k to at least {len(fixed)}"
+        )
+    distances = np.asarray(distances, dtype=float)
+    if distances.shape != (n, n):
+        raise SitingError(f"distance matrix is {distances.shape}, expected {n}×{n}")
+    population = np.array([v.population for v in villages], dtype=float)
+    cost = _costs(distances, population, objective, max_km)
+    allowed = np.ones(n, dtype=bool)
+    allowed[forbidden] = False
+    reachable = np.isfinite(cost) & allowed[None, :]
+    stranded = [i for i in range(n) if not reachable[i].any()]
+    if stranded:
+        names = ", ".join(f"{villages[i].id} {villages[i].name}".strip() for i in stranded[:10])
+        limit = f" within {max_km:g} km" if max_km is not None else ""
+        raise SitingInfeasible(
+            f"no allowed point{limit} can serve village(s): {names}; "
+            "raise --max-km, allow more villages or fix the matrix"
+        )
+
+    # Heuristic on a finite copy: unreachable costs a penalty above any real total.
+    finite = np.where(np.isfinite(cost), cost, np.nan)
+    penalty = (np.nansum(finite) + 1.0) * 10.0
+    heur_cost = np.where(np.isfinite(cost), cost, penalty)
+    chosen = greedy_interchange(heur_cost, k, fixed, forbidden)
+    heuristic_seconds = time.perf_counter() - started
+
+    def actual(points: Sequence[int]) -> tuple[np.ndarray, float]:
+        per = cost[:, list(points)].min(axis=1)
+        return per, float(per.sum())
+
+    best_points, (best_per, best_total) = chosen, actual(chosen)
+    heuristic_total = best_total
+
+    # Levels per client: sorted distinct finite costs over allowed candidates.
+    levels: list[np.ndarray] = []
+    orders: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for i in range(n):
+        cand = np.flatnonzero(reachable[i])
+        row = cost[i, cand]
+        order = np.argsort(row, kind="stable")
+        sorted_row = row[order]
+        uniq = np.unique(sorted_row)
+        levels.append(uniq)
+        orders.append(cand[order])
+        counts.append(np.searchsorted(sorted_row, uniq, side="right"))
+    full_reach = [not bool((allowed & ~reachable[i]).any()) for i in range(n)]
+
+    def level_of(i: int, value: float) -> int:
+        return int(np.searchsorted(levels[i], value, side="left"))
+
+    depth = [
+        min(len(levels[i]), level_of(i, best_per[i]) + 1 + _LEVEL_MARGIN)
+        if np.isfinite(best_per[i])
+        else len(levels[i])
+        for i in range(n)
+    ]
+
+    bound = -np.inf
+    status = "optimal"
+    rounds = 0
+    while True:
+        rounds += 1
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if remaining is not None and remaining <= 0:
+            status = "time_limit"
+            break
+        h = _new_highs()
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", 1e-7)
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        if remaining is not None:
+            h.setOptionValue("time_limit", float(remaining))
+        # Columns: y_0..y_{n-1}, then z's.
+        col_cost = [0.0] * n
+        col_lower = [1.0 if j in set(fixed) else 0.0 for j in range(n)]
+        col_upper = [0.0 if not allowed[j] else 1.0 for j in range(n)]
+        offset = 0.0
+        row_lower: list[float] = []
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
+        z_of: list[list[int]] = []
+        for i in range(n):
+            lv = levels[i]
+            offset += float(lv[0])
+            zs: list[int] = []
+            for level in range(depth[i] - 1):
+                z = len(col_cost)
+                zs.append(z)
+                col_cost.append(float(lv[level + 1] - lv[level]))
+                col_lower.append(0.0)
+                col_upper.append(1.0)
+                starts.append(len(index))
+                index.append(z)
+                values.append(1.0)
+                members = orders[i][: counts[i][level]]
+                index.extend(int(j) for j in members)
+                values.extend([1.0] * len(members))
+                row_lower.append(1.0)
+            z_of.append(zs)
+            if not full_reach[i] and depth[i] == len(lv):
+                # Some allowed points cannot serve i (beyond max_km): one of those that can
+                # must be open.
+                starts.append(len(index))
+                members = orders[i]
+                index.extend(int(j) for j in members)
+                values.extend([1.0] * len(members))
+                row_lower.append(1.0)
+        starts.append(len(index))
+        index.extend(range(n))
+        values.extend([1.0] * n)
+        row_lower.append(float(k))
+        row_upper = [highspy.kHighsInf] * (len(row_lower) - 1) + [float(k)]
+        num_cols = len(col_cost)
+        h.addVars(num_cols, np.array(col_lower), np.array(col_upper))
+        h.changeColsCost(num_cols, np.arange(num_cols, dtype=np.int32), np.array(col_cost))
+        h.changeColsIntegrality(
+            n,
+            np.arange(n, dtype=np.int32),
+            np.array([highspy.HighsVarType.kInteger] * n),
+        )
+        h.addRows(
+            len(row_lower),
+            np.array(row_lower),
+            np.array(row_upper),
+            len(index),
+            np.array(starts, dtype=np.int32),
+            np.array(index, dtype=np.int32),
+            np.array(values),
+        )
+        h.changeObjectiveOffset(offset)
+        # Warm start from the best solution so far.
+        start = np.zeros(num_cols)
+        start[list(best_points)] = 1.0
+        for i in range(n):
+            if np.isfinite(best_per[i]):
+                reached = level_of(i, best_per[i])
+                for level, z in enumerate(z_of[i]):
+                    start[z] = 1.0 if reached > level else 0.0
+            else:
+                for z in z_of[i]:
+                    start[z] = 1.0
+        sol = highspy.HighsSolution()
+        sol.col_value = list(start)
+        sol.value_valid = True
+        h.setSolution(sol)
+        h.run()
+        model_status = h.getModelStatus()
+        info = h.getInfo()
+        if model_status == highspy.HighsModelStatus.kInfeasible:
+            limit = f"within {max_km:g} km " if max_km is not None else ""
+            raise SitingInfeasible(
+                f"no choice of {k} points serves every village {limit}under the given "
+                "constraints; raise k or --max-km, or require fewer points"
+            )
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        bound = max(bound, float(info.mip_dual_bound))
+        if has_solution:
+            y = np.array(h.getSolution().col_value[:n])
+            points = [int(j) for j in np.flatnonzero(y > 0.5)]
+            per, total = actual(points)
+            if total < best_total - 1e-9:
+                best_points, best_per, best_total = points, per, total
+            # Villages served beyond their truncated levels: extend them.
+            past = [
+                i
+                for i in range(n)
+                if depth[i] < len(levels[i]) and level_of(i, per[i]) >= depth[i] - 1
+            ]
+        else:
+            past = []
+        if model_status != highspy.HighsModelStatus.kOptimal:
+            status = "time_limit"
+            break
+        if not past:
+            break
+        for i in past:
+            depth[i] = min(len(levels[i]), level_of(i, per[i]) + 1 + _LEVEL_MARGIN)
+
+    seconds = time.perf_counter() - started
+    bound = min(bound, best_total) if status == "optimal" else bound
+    gap = max(0.0, (best_total - bound) / best_total) if best_total > 0 else 0.0
+    if gap < 1e-9:
+        gap = 0.0
+    points = sorted(best_points)
+    point_d = distances[:, points]
+    # Each village goes to the nearest chosen point it may use (within max_km for median).
+    if objective == "median":
+        served = np.where(np.isfinite(cost[:, points]), point_d, np.inf)
+    else:
+        served = point_d
+    nearest = np.argmin(served, axis=1)
+    assignment = [points[int(a)] for a in nearest]
+    dist = [float(point_d[i, a]) for i, a in enumerate(nearest)]
+    if objective == "coverage":
+        total_pop = float(population.sum())
+        objective_value = total_pop - best_total
+        bound_value = total_pop - bound if np.isfinite(bound) else total_pop
+        heuristic_value = total_pop - heuristic_total
+        if bound_value > 0:
+            gap = max(0.0, (bound_value - objective_value) / bound_value)
+            gap = 0.0 if gap < 1e-9 else gap
+    else:
+        objective_value = best_total
+        bound_value = bound if np.isfinite(bound) else 0.0
+        heuristic_value = heuristic_total
+    return SitingResult(
+        objective_kind=objective,
+        chosen=points,
+        assignment=assignment,
+        objective=objective_value,
+        bound=bound_value,
+        gap=gap,
+        seconds=seconds,
+        optimal=gap == 0.0,
+        status="optimal" if gap == 0.0 else status,
+        heuristic_objective=heuristic_value,
+        heuristic_seconds=heuristic_seconds,
+        mip_rounds=rounds,
+        distances=dist,
+    )
