@@ -4,10 +4,14 @@ LOINC codes and a Chinese national ID in PID-3)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import threading
 
 import pytest
 
+from countycare.lab import mllp
 from countycare.telemed import catalog, services
 from countycare.telemed.models import CenterKind
 
@@ -101,3 +105,38 @@ def reference_ranges(db):
 
     migration = importlib.import_module("countycare.lab.migrations.0003_reference_ranges_data")
     migration.install(apps, None)
+
+
+@pytest.fixture
+def glucose_ranges(reference_ranges):
+    """The glucose meter's ranges (data migration 0005), installed again after a flush."""
+    from django.apps import apps
+
+    migration = importlib.import_module("countycare.lab.migrations.0005_glucose_ranges_recognition")
+    migration.install(apps, None)
+
+
+@pytest.fixture
+def listener():
+    """The listener on a free port in a thread of its own; yields (host, port)."""
+    loop = asyncio.new_event_loop()
+    bound = threading.Event()
+    address = {}
+
+    def ready(server):
+        address["port"] = server.sockets[0].getsockname()[1]
+        bound.set()
+
+    task = loop.create_task(mllp.serve("127.0.0.1", 0, ready=ready))
+
+    def run():
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert bound.wait(10)
+    yield "127.0.0.1", address["port"]
+    loop.call_soon_threadsafe(task.cancel)
+    thread.join(10)
+    loop.close()

@@ -1,10 +1,6 @@
 """The MLLP listener end to end: a real TCP exchange with python-hl7's MLLPClient, a client
 we did not write (issue 5, SHC-03)."""
 
-import asyncio
-import contextlib
-import threading
-
 import hl7
 import pytest
 from hl7.client import MLLPClient
@@ -14,32 +10,6 @@ from countycare.lab.models import Hl7Message
 from countycare.telemed.models import Observation
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def listener():
-    """The listener on a free port in a thread of its own; yields (host, port)."""
-    loop = asyncio.new_event_loop()
-    bound = threading.Event()
-    address = {}
-
-    def ready(server):
-        address["port"] = server.sockets[0].getsockname()[1]
-        bound.set()
-
-    task = loop.create_task(mllp.serve("127.0.0.1", 0, ready=ready))
-
-    def run():
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert bound.wait(10)
-    yield "127.0.0.1", address["port"]
-    loop.call_soon_threadsafe(task.cancel)
-    thread.join(10)
-    loop.close()
 
 
 def unframe(reply: bytes) -> hl7.Message:

@@ -101,3 +101,38 @@ def test_the_page(two_labs, community_admin, health_commission_viewer, village_d
     assert "URIT-5160^URIT|ZSK-VC-A1" in body and "50.0" in body
     assert web(health_commission_viewer).get(url).status_code == 200
     assert web(village_doctor).get(url).status_code == 403
+
+
+def test_breaches_are_listed_per_order(two_labs, community_admin, cbc_order, web):
+    """SHC-03: the late CBC (2 h 55 min) is a breach, the on-time one is not."""
+    from countycare.lab import selectors
+
+    rows = selectors.breaches(community_admin, *PERIOD)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["order"], row["sender"], row["minutes"], row["target"]) == (
+        cbc_order, "URIT-5160^URIT|ZSK-VC-A1", 175, 120)  # fmt: skip
+    page = web(community_admin).get("/lab/turnaround/?from=2026-11-25&to=2026-11-25")
+    assert cbc_order.accession_number in page.content.decode()
+    assert page.context["breach_count"] == 1
+
+
+def test_figures_for_the_indicators_app(two_labs, tree, glucose_ranges, village_doctor, residents):
+    """KPI: the lab's figures over an institution subtree and a period (aggregates only)."""
+    from countycare.lab import selectors, services
+
+    services.enter_results(
+        village_doctor, resident=residents["a1"].pk, device="glucose_meter",
+        values={"1558-6": "5.5"},
+    )  # fmt: skip
+    now = dt.datetime.now(SH)
+    figures = selectors.figures(tree.township_a, DAY, now + dt.timedelta(days=1))
+    assert figures["hl7_results"] == 9 and figures["manual_results"] == 1
+    assert (figures["measured"], figures["within_target"], figures["breaches"]) == (9, 8, 1)
+    assert figures["share_within_target"] == pytest.approx(8 / 9)
+    assert figures["recognized"] == 9 and figures["orders"] == 1
+    # Another township's subtree has none of them (the lab hospital is not under it).
+    other = selectors.figures(tree.village_b1, DAY, now + dt.timedelta(days=1))
+    assert other["results"] == 0 and other["share_within_target"] is None
+    days = selectors.daily_volumes(tree.township_a, *PERIOD)
+    assert [(d["results"], d["within_target"]) for d in days] == [(9, 8)]

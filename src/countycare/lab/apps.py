@@ -6,3 +6,7 @@ class LabConfig(AppConfig):
     name = "countycare.lab"
     label = "lab"
     verbose_name = _("Lab")
+
+    def ready(self) -> None:
+        # The policy numbers, the scoping rule for unmatched messages, the timeline provider.
+        from countycare.lab import policy, scoping_rules, timeline  # noqa: F401

@@ -30,6 +30,7 @@ from countycare.lab.models import (
     RangeSource,
     ReferenceRange,
     ResidentIdentifier,
+    ResultStatus,
 )
 from countycare.residents.models import Resident
 from countycare.telemed import critical
@@ -46,6 +47,7 @@ FLAGS = {"N": Flag.NORMAL, "L": Flag.LOW, "H": Flag.HIGH, "LL": Flag.CRITICAL_LO
          "<": Flag.LOW, ">": Flag.HIGH}  # fmt: skip
 LOINC_SHAPE = re.compile(r"^(\d{1,7})-(\d)$")
 SKIPPED_RESULT_STATUS = {"X", "D", "W"}  # no result, deleted, wrong: nothing to store
+RECOGNIZED_STATUS = {"F", "C"}
 
 
 class Problem(Exception):
@@ -361,6 +363,7 @@ def _apply(msg, row: Hl7Message) -> None:
             if made is None:
                 continue
             observation, range_source, reference_range = made
+            status = result_status(_text(seg, 11))
             observation.save()
             critical.check(observation, notify=order.requested_by, order=order)
             pending.append(
@@ -376,6 +379,9 @@ def _apply(msg, row: Hl7Message) -> None:
                     arrived_at=row.received_at,
                     range_source=range_source,
                     reference_range=reference_range,
+                    result_status=status,
+                    # Result recognition (SHC-01): a final result of a community lab.
+                    recognized=status in RECOGNIZED_STATUS,
                 )
             )
             count += 1
@@ -386,6 +392,19 @@ def _apply(msg, row: Hl7Message) -> None:
             location="OBX",
         )
     row.observation_count = count
+
+
+def result_status(text: str) -> str:
+    """OBX-11 as stored: final (F, or nothing sent), corrected (C), preliminary (P, and the
+    partial or pending S, I), entered but not verified (R)."""
+    code = text.strip().upper()[:1]
+    if code in {"", "F"}:
+        return ResultStatus.FINAL
+    if code == "C":
+        return ResultStatus.CORRECTED
+    if code == "R":
+        return ResultStatus.RESULTS_ENTERED
+    return ResultStatus.PRELIMINARY
 
 
 def _resident(pid) -> Resident:

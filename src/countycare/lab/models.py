@@ -5,6 +5,7 @@ matched or parsed waits in the dead-letter list with the reason."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +62,10 @@ class Hl7Message(models.Model):
     observation_count = models.PositiveSmallIntegerField(_("observations"), default=0)
     ack_code = models.CharField(_("ACK code"), max_length=2, choices=AckCode.choices)
     ack = models.TextField(_("ACK sent"))
+
+    # A message matched to a resident or a lab order is seen where they are; one nobody could
+    # match, by those who see a lab's institution (lab.scoping_rules).
+    scope_paths = ("resident__home_village", "order__center__institution")
 
     class Meta:
         verbose_name = _("HL7 message")
@@ -199,13 +204,34 @@ class RangeSource(models.TextChoices):
     NONE = "", _("None")
 
 
+class ResultStatus(models.TextChoices):
+    """OBX-11 (HL7 table 0085), the values a result is stored with."""
+
+    FINAL = "F", _("Final")
+    CORRECTED = "C", _("Corrected")
+    PRELIMINARY = "P", _("Preliminary")
+    RESULTS_ENTERED = "R", _("Entered, not verified")
+
+
 class LabResult(models.Model):
-    """One test of an accepted message, with its lab timestamps (issue 5, SHC-03): specimen
-    collected (OBR-7), received (OBR-14, else the message's arrival), reported (OBR-22, else
-    MSH-7), and the reference range the flag was computed from."""
+    """One test result (issue 5, SHC-03): of an accepted HL7 message, with its lab timestamps
+    — specimen collected (OBR-7), received (OBR-14, else the message's arrival), reported
+    (OBR-22, else MSH-7) — and the reference range the flag was computed from; or typed in
+    from a device without HL7 (``message`` empty, ``entered_by`` set).
+
+    ``recognized`` (result recognition, 检查检验结果互认, SHC-01/SHC-02): a final or corrected
+    result from a community lab, accepted across the community within its validity window
+    (policy ``lab_recognition_days``) so a referral does not repeat it without reason.
+    Point-of-care results typed in from a glucose meter or a urine strip are shown but not
+    recognized."""
 
     message = models.ForeignKey(
-        Hl7Message, verbose_name=_("HL7 message"), on_delete=models.CASCADE, related_name="results"
+        Hl7Message,
+        verbose_name=_("HL7 message"),
+        on_delete=models.CASCADE,
+        related_name="results",
+        null=True,
+        blank=True,
     )
     observation = models.OneToOneField(
         "telemed.Observation",
@@ -218,6 +244,8 @@ class LabResult(models.Model):
         verbose_name=_("exam order"),
         on_delete=models.PROTECT,
         related_name="lab_results",
+        null=True,
+        blank=True,
     )
     sender = models.CharField(_("lab"), max_length=200, blank=True, db_index=True)
     code = models.CharField(_("code"), max_length=40)
@@ -237,11 +265,30 @@ class LabResult(models.Model):
         blank=True,
         related_name="+",
     )
+    result_status = models.CharField(
+        _("result status"),
+        max_length=1,
+        choices=ResultStatus.choices,
+        default=ResultStatus.FINAL,
+    )
+    recognized = models.BooleanField(_("recognized across the community"), default=False)
+    device = models.CharField(_("device"), max_length=40, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    scope_paths = ("observation__resident__home_village", "observation__institution")
 
     class Meta:
         verbose_name = _("lab result")
         verbose_name_plural = _("lab results")
         ordering = ["-collected_at", "pk"]
+        indexes = [models.Index(fields=["recognized", "collected_at"])]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.sender})"

@@ -63,8 +63,9 @@ def targets() -> dict[str, int]:
 
 def results(user, start: dt.datetime, end: dt.datetime) -> QuerySet:
     orders = ExamOrder.objects.filter(telemed_stats.order_scope(user)).values("pk")
+    # Typed-in device results (no message) are point-of-care: no lab turnaround.
     return LabResult.objects.filter(
-        order_id__in=orders, collected_at__gte=start, collected_at__lt=end
+        order_id__in=orders, collected_at__gte=start, collected_at__lt=end, message__isnull=False
     )
 
 
