@@ -1,0 +1,423 @@
+"""Circuit schedules that meet the rules (issue 8): a team's visits for a period, placed on
+working days when the team can field a full crew, each day's stops chosen and ordered to
+shorten the drive, and every requirement that cannot be met named with its reason.
+
+Rules by team kind (policy numbers, per county):
+
+* ``village_circuit`` — OUT-04: each village ≥ ``outreach_village_circuit_visits_per_week``
+  visits a week, half a day each, with every function of ``outreach_circuit_team_functions``;
+* ``service_point`` — OUT-02: each circuit service point ≥
+  ``outreach_service_point_visits_per_year`` visits a year (spread over the year);
+* ``elderly_care`` — OUT-03: each elderly-care institution ≥
+  ``outreach_elderly_care_visits_per_month`` visits a month.
+
+A visit takes a half-day session (morning or afternoon), so a crew makes at most two stops
+a day; a team fields as many crews a day as it has vehicles and full sets of functions.
+Requirements are filled earliest deadline first; a day's second stop is the one that adds
+the least driving among those not yet due, and stops are ordered nearest first."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from countycare.core.errors import PermissionDenied, ValidationError
+from countycare.organizations import policy as org_policy
+from countycare.organizations.models import Institution, InstitutionType
+from countycare.organizations.roles import Perm
+from countycare.outreach import policy
+from countycare.outreach.models import (
+    Absence,
+    CircuitSchedule,
+    CircuitTeam,
+    CircuitVisit,
+    MemberFunction,
+    ServicePoint,
+    Session,
+    TeamKind,
+    VisitStatus,
+)
+
+RULE_OF_KIND = {
+    TeamKind.VILLAGE_CIRCUIT: "OUT-04",
+    TeamKind.SERVICE_POINT: "OUT-02",
+    TeamKind.ELDERLY_CARE: "OUT-03",
+}
+SESSIONS = (Session.MORNING, Session.AFTERNOON)
+MAX_PERIOD_DAYS = 366
+WEEKDAY_NAMES = (
+    gettext_lazy("Mondays"),
+    gettext_lazy("Tuesdays"),
+    gettext_lazy("Wednesdays"),
+    gettext_lazy("Thursdays"),
+    gettext_lazy("Fridays"),
+    gettext_lazy("Saturdays"),
+    gettext_lazy("Sundays"),
+)
+
+
+def functions_needed(kind: str) -> list[str]:
+    """Functions a crew must bring: the full OUT-04 team for village circuits, a physician
+    (clinical or specialist) otherwise."""
+    if kind == TeamKind.VILLAGE_CIRCUIT:
+        return list(org_policy.value(policy.CIRCUIT_TEAM_FUNCTIONS))
+    return [MemberFunction.CLINICAL]
+
+
+def _satisfies(member_function: str, needed: str) -> bool:
+    return member_function == needed or (
+        needed == MemberFunction.CLINICAL and member_function == MemberFunction.SPECIALIST
+    )
+
+
+def team_places(team: CircuitTeam) -> list[Institution]:
+    """The places a team serves: its list, or by kind within its home's subtree (the
+    county's active service points for a county team based at a hospital)."""
+    listed = list(team.places.filter(is_active=True).order_by("path"))
+    if listed:
+        return listed
+    home = team.home
+    if team.kind == TeamKind.VILLAGE_CIRCUIT:
+        qs = Institution.objects.active().subtree(home).filter(type=InstitutionType.VILLAGE)
+    elif team.kind == TeamKind.ELDERLY_CARE:
+        qs = (
+            Institution.objects.active()
+            .subtree(home)
+            .filter(type=InstitutionType.ELDERLY_CARE_INSTITUTION)
+        )
+    else:
+        points = ServicePoint.objects.filter(retired_on__isnull=True).values("institution_id")
+        qs = Institution.objects.active().filter(pk__in=points)
+        if home.type not in (
+            InstitutionType.GENERAL_HOSPITAL,
+            InstitutionType.TCM_HOSPITAL,
+            InstitutionType.MONGOLIAN_MEDICINE_HOSPITAL,
+            InstitutionType.MCH_HOSPITAL,
+            InstitutionType.CDC,
+        ):
+            qs = qs.subtree(home)
+    return list(qs.order_by("path"))
+
+
+@dataclass
+class Window:
+    place: Institution
+    start: dt.date
+    end: dt.date
+    required: int
+    label: str
+    planned: list[dt.date] = field(default_factory=list)
+    busy: set[dt.date] = field(default_factory=set)  # days the place already has a visit
+
+    @property
+    def remaining(self) -> int:
+        return self.required - len(self.planned)
+
+
+def _weeks(start: dt.date, end: dt.date):
+    day = start - dt.timedelta(days=start.weekday())
+    while day <= end:
+        yield max(day, start), min(day + dt.timedelta(days=6), end), day
+        day += dt.timedelta(days=7)
+
+
+def _months(start: dt.date, end: dt.date):
+    day = start.replace(day=1)
+    while day <= end:
+        last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+        yield max(day, start), min(last, end), day, last
+        day = last + dt.timedelta(days=1)
+
+
+def _working_days(start: dt.date, end: dt.date) -> int:
+    return sum(
+        1 for n in range((end - start).days + 1) if (start + dt.timedelta(days=n)).weekday() < 5
+    )
+
+
+def build_windows(
+    team: CircuitTeam, places: list[Institution], start: dt.date, end: dt.date
+) -> list[Window]:
+    """What each place needs in the period, less the visits already done or kept."""
+    kept = defaultdict(list)
+    for visit in CircuitVisit.objects.filter(team=team).exclude(
+        status__in=[VisitStatus.CANCELLED, VisitStatus.MISSED]
+    ):
+        if visit.status == VisitStatus.DONE or not (start <= visit.date <= end):
+            kept[visit.place_id].append(visit.date)
+    windows: list[Window] = []
+    if team.kind == TeamKind.VILLAGE_CIRCUIT:
+        per_week = int(org_policy.value(policy.VILLAGE_CIRCUIT_VISITS_PER_WEEK))
+        for place in places:
+            for w_start, w_end, monday in _weeks(start, end):
+                need = min(per_week, _working_days(w_start, w_end))
+                iso = monday.isocalendar()
+                windows.append(Window(place, w_start, w_end, need, f"{iso.year}-W{iso.week:02d}"))
+    elif team.kind == TeamKind.ELDERLY_CARE:
+        per_month = int(org_policy.value(policy.ELDERLY_CARE_VISITS_PER_MONTH))
+        for place in places:
+            for m_start, m_end, first, last in _months(start, end):
+                # A month mostly outside the period belongs to the neighbouring schedule.
+                inside = (m_end - m_start).days + 1
+                need = per_month if inside * 2 >= (last - first).days + 1 else 0
+                windows.append(Window(place, m_start, m_end, need, f"{first:%Y-%m}"))
+    else:
+        per_year = int(org_policy.value(policy.SERVICE_POINT_VISITS_PER_YEAR))
+        for place in places:
+            for year in range(start.year, end.year + 1):
+                y_start, y_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+                w_start, w_end = max(start, y_start), min(end, y_end)
+                # Spread over the year: by the period's end, its share of the year's visits.
+                share = ((w_end - y_start).days + 1) / ((y_end - y_start).days + 1)
+                need = math.ceil(per_year * share - 1e-9)
+                windows.append(Window(place, w_start, w_end, need, str(year)))
+    for window in windows:
+        done = [
+            d
+            for d in kept.get(window.place.pk, [])
+            if (
+                window.start <= d <= window.end
+                if team.kind != TeamKind.SERVICE_POINT
+                else d.year == window.start.year
+            )
+        ]
+        window.required = max(0, window.required - len(done))
+        window.busy = set(kept.get(window.place.pk, []))
+    return [w for w in windows if w.required > 0]
+
+
+def _km(a: Institution, b: Institution) -> float:
+    if a.latitude is None or b.latitude is None:
+        return 0.0
+    lat1, lon1, lat2, lon2 = map(
+        math.radians, (float(a.latitude), float(a.longitude), float(b.latitude), float(b.longitude))
+    )
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
+
+
+def _route(home: Institution, stops: list[Institution]) -> tuple[list[Institution], float]:
+    """Order stops nearest-first from home (exact for two stops), with the round trip km."""
+    order: list[Institution] = []
+    left = list(stops)
+    here = home
+    while left:
+        nxt = min(left, key=lambda p: _km(here, p))
+        order.append(nxt)
+        left.remove(nxt)
+        here = nxt
+    km = 0.0
+    here = home
+    for stop in [*order, home]:
+        km += _km(here, stop)
+        here = stop
+    return order, km
+
+
+@dataclass
+class Plan:
+    visits: list[tuple[dt.date, int, int, Institution, str]]  # day, crew, stop, place, session
+    problems: list[dict]
+    drive_km: float
+
+
+def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
+    """The schedule as data (no writes): see the module docstring."""
+    places = team_places(team)
+    rule = RULE_OF_KIND[team.kind]
+    problems: list[dict] = []
+    if not places:
+        problems.append({"rule": rule, "code": "no_places"})
+        return Plan([], problems, 0.0)
+    windows = build_windows(team, places, start, end)
+    needed = functions_needed(team.kind)
+    members = list(team.members.select_related("staff"))
+    absences = defaultdict(list)
+    for absence in Absence.objects.filter(
+        staff_id__in=[m.staff_id for m in members], start__lte=end, end__gte=start
+    ):
+        absences[absence.staff_id].append(absence)
+    for function in needed:
+        if not any(_satisfies(m.function, function) for m in members):
+            problems.append({"rule": rule, "code": "no_function", "function": function})
+    missing_days: dict[str, list[dt.date]] = defaultdict(list)
+    crews_on: dict[dt.date, int] = {}
+    day = start
+    while day <= end:
+        if day.weekday() < 5:
+            present = [
+                m
+                for m in members
+                if m.valid_from <= day
+                and (m.valid_until is None or m.valid_until >= day)
+                and not any(a.covers(day) for a in absences[m.staff_id])
+            ]
+            crews = team.vehicles
+            for function in needed:
+                count = sum(1 for m in present if _satisfies(m.function, function))
+                if count == 0:
+                    missing_days[function].append(day)
+                crews = min(crews, count)
+            crews_on[day] = crews
+        day += dt.timedelta(days=1)
+
+    visits: list[tuple[dt.date, int, int, Institution, str]] = []
+    drive = 0.0
+    last_visit: dict[int, dt.date] = {}
+    days = sorted(crews_on)
+    for index, day in enumerate(days):
+        crews = crews_on[day]
+        if crews <= 0:
+            continue
+        open_windows = [w for w in windows if w.remaining > 0 and w.start <= day <= w.end]
+        if not open_windows:
+            continue
+
+        # Slots left for a window after today decide how urgent it is.
+        def slack(w: Window, day=day, index=index) -> int:
+            later = sum(1 for d in days[index + 1 :] if d <= w.end and crews_on[d] > 0)
+            return later - w.remaining
+
+        taken: set[int] = set()
+        for crew in range(1, crews + 1):
+            stops: list[Window] = []
+            for _slot in SESSIONS:
+                candidates = [
+                    w
+                    for w in open_windows
+                    if w.remaining > 0 and w.place.pk not in taken and day not in w.busy
+                ]
+                if not candidates:
+                    break
+                anchor = stops[-1].place if stops else team.home
+
+                def key(w: Window, anchor=anchor, day=day) -> tuple:
+                    yesterday = last_visit.get(w.place.pk) == day - dt.timedelta(days=1)
+                    return (min(slack(w), 1), yesterday, w.end, _km(anchor, w.place))
+
+                best = min(candidates, key=key)
+                stops.append(best)
+                taken.add(best.place.pk)
+                best.planned.append(day)
+                last_visit[best.place.pk] = day
+            if not stops:
+                break
+            ordered, km = _route(team.home, [w.place for w in stops])
+            drive += km
+            for position, place in enumerate(ordered, start=1):
+                visits.append((day, crew, position, place, SESSIONS[position - 1]))
+
+    short = [w for w in windows if w.remaining > 0]
+    for w in short:
+        reasons = []
+        for function, missing in missing_days.items():
+            in_window = [d for d in missing if w.start <= d <= w.end]
+            if in_window:
+                weekdays = sorted({d.weekday() for d in in_window})
+                reasons.append({"function": function, "weekdays": weekdays, "days": len(in_window)})
+        problems.append(
+            {
+                "rule": rule,
+                "code": "unmet",
+                "place": w.place.pk,
+                "place_name": w.place.name,
+                "window": w.label,
+                "start": w.start.isoformat(),
+                "end": w.end.isoformat(),
+                "missing": w.remaining,
+                "required": w.required,
+                "reasons": reasons,
+            }
+        )
+    return Plan(visits, problems, round(drive, 1))
+
+
+def problem_text(problem: dict) -> str:
+    """A problem of a schedule in words (translated when shown)."""
+    from countycare.outreach.models import MemberFunction as F
+
+    labels = dict(F.choices)
+    if problem.get("code") == "no_places":
+        return _("%(rule)s: the team has no places to serve.") % problem
+    if problem.get("code") == "no_function":
+        return _("%(rule)s: the team has no %(function)s.") % {
+            "rule": problem["rule"],
+            "function": labels.get(problem["function"], problem["function"]),
+        }
+    text = _(
+        "%(rule)s: %(place)s, %(window)s: %(missing)s of %(required)s visits cannot be placed"
+    ) % {
+        "rule": problem["rule"],
+        "place": problem.get("place_name", ""),
+        "window": problem.get("window", ""),
+        "missing": problem.get("missing"),
+        "required": problem.get("required"),
+    }
+    parts = []
+    for reason in problem.get("reasons", []):
+        parts.append(
+            _("no %(function)s available on %(weekdays)s")
+            % {
+                "function": labels.get(reason["function"], reason["function"]),
+                "weekdays": "、".join(str(WEEKDAY_NAMES[d]) for d in reason["weekdays"]),
+            }
+        )
+    if parts:
+        return text + " — " + "; ".join(parts)
+    return text + " — " + _("not enough crew days in the period")
+
+
+def generate_schedule(*, actor, team: CircuitTeam, start: dt.date, end: dt.date) -> CircuitSchedule:
+    """Plan a team's visits for a period and store them (replacing visits still only planned
+    in that period; recorded visits stay and count)."""
+    if not actor.has_perm(f"countycare.{Perm.PLAN_OUTREACH}"):
+        raise PermissionDenied(_("You are not allowed to plan circuits."))
+    if end < start:
+        raise ValidationError(_("The end date is before the start date."), field="end")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ValidationError(_("Plan at most a year at a time."), field="end")
+    result = plan(team, start, end)
+    with transaction.atomic():
+        CircuitTeam.objects.select_for_update().filter(pk=team.pk).first()
+        CircuitVisit.objects.filter(
+            team=team, date__gte=start, date__lte=end, status=VisitStatus.PLANNED
+        ).delete()
+        schedule = CircuitSchedule.objects.create(
+            team=team,
+            start=start,
+            end=end,
+            problems=result.problems,
+            drive_km=result.drive_km,
+            created_by=actor,
+        )
+        taken = set(
+            CircuitVisit.objects.filter(team=team, date__gte=start, date__lte=end).values_list(
+                "place_id", "date"
+            )
+        )
+        rule = RULE_OF_KIND[team.kind]
+        CircuitVisit.objects.bulk_create(
+            CircuitVisit(
+                schedule=schedule,
+                team=team,
+                place=place,
+                rule=rule,
+                date=day,
+                session=session,
+                crew=crew,
+                stop_order=stop,
+            )
+            for day, crew, stop, place, session in result.visits
+            if (place.pk, day) not in taken
+        )
+    return schedule
