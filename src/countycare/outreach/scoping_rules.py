@@ -37,3 +37,23 @@ def _resident_rule(user, scope) -> Q:
 
 
 register_rule(Resident, _resident_rule)
+
+
+def _own_dispatch(prefix: str = ""):
+    def rule(user, scope) -> Q:
+        if not getattr(user, "is_authenticated", False):
+            return Q(pk__in=[])
+        return Q(**{f"{prefix}staff_id": user.pk})
+
+    return rule
+
+
+def _register_outreach_rules() -> None:
+    from countycare.outreach.models import Dispatch, DispatchCheckIn
+
+    # A dispatched doctor sees his own dispatches and check-ins wherever they are.
+    register_rule(Dispatch, _own_dispatch())
+    register_rule(DispatchCheckIn, _own_dispatch("dispatch__"))
+
+
+_register_outreach_rules()
