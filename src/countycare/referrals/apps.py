@@ -6,3 +6,7 @@ class ReferralsConfig(AppConfig):
     name = "countycare.referrals"
     label = "referrals"
     verbose_name = _("Referrals")
+
+    def ready(self) -> None:
+        # Policy numbers, the receiving side's scoping rules, the timeline provider.
+        from countycare.referrals import policy, scoping_rules  # noqa: F401
