@@ -9,4 +9,4 @@ class ReferralsConfig(AppConfig):
 
     def ready(self) -> None:
         # Policy numbers, the receiving side's scoping rules, the timeline provider.
-        from countycare.referrals import policy, scoping_rules  # noqa: F401
+        from countycare.referrals import policy, scoping_rules, timeline  # noqa: F401

@@ -1,5 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from countycare.referrals import views
 
 app_name = "referrals"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("list/", views.referral_list, name="list"),
+    path("new/<int:resident>/", views.referral_new, name="new"),
+    path("<int:pk>/", views.referral_detail, name="detail"),
+    path("<int:pk>/<str:action>/", views.referral_action, name="action"),
+    path("suggest/", views.suggest, name="suggest"),
+    path("catalogs/", views.catalogs_page, name="catalogs"),
+    path("appointments/", views.appointment_list, name="appointments"),
+    path("appointments/slots/", views.slots_page, name="slots"),
+    path(
+        "appointments/<int:pk>/<str:action>/", views.appointment_action, name="appointment-action"
+    ),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
+]
