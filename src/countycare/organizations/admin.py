@@ -2,8 +2,22 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from countycare.organizations.models import Institution, PolicyValue, RoleAssignment, Staff
+from countycare.organizations.models import (
+    Equipment,
+    Institution,
+    PolicyValue,
+    RoleAssignment,
+    Staff,
+)
 from countycare.organizations.policy import REGISTRY
+
+
+class EquipmentInline(admin.TabularInline):
+    """The equipment register (STD-04), checked by the facility standards (indicators)."""
+
+    model = Equipment
+    extra = 0
+    fields = ("kind", "quantity", "model_name", "acquired_on", "in_service", "note")
 
 
 @admin.register(Institution)
@@ -22,6 +36,7 @@ class InstitutionAdmin(admin.ModelAdmin):
     autocomplete_fields = ("parent",)
     readonly_fields = ("path", "depth")
     ordering = ("path",)
+    inlines = (EquipmentInline,)
     fieldsets = (
         (
             None,

@@ -306,3 +306,54 @@ class PolicyValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.value}"
+
+
+class EquipmentKind(models.TextChoices):
+    """Equipment the facility standards name (STD-04, 002 §3(一)2) and the Walking Hospital
+    devices (WH-01)."""
+
+    DR = "dr", _("DR (digital radiography)")
+    X_RAY = "x_ray", _("X-ray machine")
+    COLOR_ULTRASOUND = "color_ultrasound", _("Color ultrasound")
+    B_ULTRASOUND = "b_ultrasound", _("B-mode ultrasound")
+    AUTO_BIOCHEMISTRY_ANALYZER = "auto_biochemistry_analyzer", _("Automatic biochemistry analyzer")
+    BIOCHEMISTRY_ANALYZER = "biochemistry_analyzer", _("Biochemistry analyzer")
+    ECG_MACHINE = "ecg_machine", _("ECG machine")
+    URINE_ANALYZER = "urine_analyzer", _("Urine analyzer")
+    BLOOD_CELL_COUNTER = "blood_cell_counter", _("Blood cell counter")
+    SIMPLE_VENTILATOR = "simple_ventilator", _("Simple ventilator")
+    AIR_DISINFECTOR = "air_disinfector", _("Air disinfector")
+    SPIROMETER = "spirometer", _("Spirometer")
+    AMBULANCE = "ambulance", _("Ambulance")
+    DIAGNOSTIC_KIT = "diagnostic_kit", _("Diagnostic kit (Walking Hospital)")
+    ULTRASOUND_AI_ASSIST = "ultrasound_ai_assist", _("Ultrasound AI assist")
+    BP_MONITOR = "bp_monitor", _("Blood pressure monitor")
+    GLUCOSE_METER = "glucose_meter", _("Blood glucose meter")
+    TCM_EQUIPMENT = "tcm_equipment", _("TCM/Mongolian-medicine treatment equipment")
+
+
+class Equipment(models.Model):
+    """An item of an institution's equipment register, checked against the facility
+    standards (STD-04). Out-of-service items are kept, marked, and do not count."""
+
+    institution = models.ForeignKey(
+        Institution,
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        related_name="equipment",
+    )
+    kind = models.CharField(_("kind"), max_length=40, choices=EquipmentKind.choices)
+    quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
+    model_name = models.CharField(_("make and model"), max_length=100, blank=True)
+    acquired_on = models.DateField(_("acquired on"), null=True, blank=True)
+    in_service = models.BooleanField(_("in service"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("equipment")
+        verbose_name_plural = _("equipment")
+        ordering = ["institution_id", "kind"]
+        indexes = [models.Index(fields=["institution", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.institution} · {self.get_kind_display()}"

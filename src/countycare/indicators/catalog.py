@@ -1,0 +1,265 @@
+"""The indicators, each declared once (issue 9; KPI-, FD-, SHC-, WH-, OUT-, STD- rules).
+
+The national monitoring set for tight county medical communities (004 §3(三)6, 国卫办基层发
+〔2020〕12号) as far as the platform holds the data, and the seeds' own indicators. Visit,
+bed, insurance and satisfaction figures are not platform rows: they come from imported
+statistics (``imports.py``); referral, contract and circuit figures come from the apps that
+own them when those apps expose them — until then those ways are declared *pending*."""
+
+from __future__ import annotations
+
+from countycare.indicators import sources as s
+from countycare.indicators.models import Metric as M
+from countycare.indicators.registry import (
+    TOWNSHIPS,
+    WHOLE,
+    Ctx,
+    Indicator,
+    Source,
+    Target,
+    Way,
+    declare,
+    group,
+)
+from countycare.organizations import policy
+from countycare.organizations.models import GRASSROOTS_TYPES, InstitutionType
+
+T = InstitutionType
+NATIONAL = group("national", "国家监测指标", "National monitoring indicators")
+FAMILY = group("family_doctor", "家庭医生签约", "Family-doctor contracts")
+WALKING = group("walking_hospital", "行走的医院与共享中心", "Walking Hospital and shared centers")
+WORKFORCE = group("workforce", "人才队伍与机构标准", "Workforce and facility standards")
+OUTREACH = group("outreach", "巡诊与派驻", "Circuit visits and dispatch")
+
+TELEMED = Source("telemed", "行走的医院", "Walking Hospital", has_data=s.any_rows("telemed.Visit"))
+ORDERS = Source("telemed", "远程检查申请", "exam orders", has_data=s.any_rows("telemed.ExamOrder"))
+ALERTS = Source(
+    "telemed", "危急值", "critical values", has_data=s.any_rows("telemed.CriticalAlert")
+)
+LAB = Source("lab", "检验结果（HL7）", "lab results (HL7)", has_data=s.any_rows("lab.LabResult"))
+RESIDENTS = Source(
+    "residents", "居民档案", "resident registry", has_data=s.any_rows("residents.Resident")
+)
+STAFF = Source("organizations", "机构与人员", "institutions and staff")
+EQUIPMENT = Source(
+    "organizations",
+    "设备登记",
+    "equipment register",
+    has_data=s.any_rows("organizations.Equipment"),
+)
+REFERRALS = Source("referrals", "双向转诊", "two-way referral", pending=True)
+CONTRACTS = Source("familydoctor", "家庭医生签约", "family-doctor contracts", pending=True)
+CIRCUITS = Source("outreach", "巡诊与派驻", "circuit visits and dispatch", pending=True)
+COUNTY_HOSPITALS = (
+    T.GENERAL_HOSPITAL,
+    T.MONGOLIAN_MEDICINE_HOSPITAL,
+    T.TCM_HOSPITAL,
+    T.MCH_HOSPITAL,
+)
+ALL_VISITS = (M.OUTPATIENT_VISITS, M.INPATIENT_ADMISSIONS)
+# fmt: off
+
+# --- National monitoring set and the county's headline targets (KPI-01, KPI-02, KPI-04) ------
+declare(Indicator(
+    "in_county_visit_rate", "县域内就诊率", "In-county visit rate", "KPI-01",
+    ways=(Way(
+        (s.imported(M.OUTPATIENT_VISITS, M.OUT_OF_COUNTY_VISITS),),
+        numerator=s.stat(*ALL_VISITS),
+        denominator=s.stat(*ALL_VISITS, M.OUT_OF_COUNTY_VISITS),
+        rows=s.stat_rows(*ALL_VISITS, M.OUT_OF_COUNTY_VISITS),
+    ),),
+    unit="%", group=NATIONAL, target=Target({"2025": 90}, "KPI-01"),
+    levels=(*WHOLE, *TOWNSHIPS), weight=2, order=10,
+    note_zh="县域内医疗机构门急诊与住院人次 ÷（县域内 + 县域外就诊人次）",
+    note_en="Outpatient and inpatient visits in the county ÷ (in-county + out-of-county visits)",
+))
+declare(Indicator(
+    "grassroots_visit_rate", "县域内基层就诊率", "Grassroots visit rate", "KPI-01",
+    ways=(Way(
+        (s.imported(M.OUTPATIENT_VISITS),),
+        numerator=s.stat(*ALL_VISITS, types=GRASSROOTS_TYPES),
+        denominator=s.stat(*ALL_VISITS),
+        rows=s.stat_rows(*ALL_VISITS),
+    ),),
+    unit="%", group=NATIONAL, target=Target({"2025": 65}, "KPI-01"),
+    levels=WHOLE, weight=2, order=20,
+    note_zh="基层医疗卫生机构就诊人次 ÷ 县域内就诊总人次",
+    note_en="Visits at grassroots institutions ÷ all visits in the county",
+))
+declare(Indicator(
+    "grassroots_outpatient_share", "基层医疗卫生机构门急诊占比",
+    "Grassroots share of outpatient and emergency visits", "KPI-02",
+    ways=(Way(
+        (s.imported(M.OUTPATIENT_VISITS),),
+        numerator=s.stat(M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES),
+        denominator=s.stat(M.OUTPATIENT_VISITS),
+        rows=s.stat_rows(M.OUTPATIENT_VISITS),
+    ),),
+    unit="%", group=NATIONAL, levels=WHOLE, order=30,
+))
+declare(Indicator(
+    "downward_referral_share", "牵头医院下转患者数量占比", "Lead-hospital downward-referral share",
+    "KPI-02",
+    ways=(
+        Way((REFERRALS,), numerator=s.app_selector("countycare.referrals.selectors", "indicator_figures", "downward"),
+            denominator=s.app_selector("countycare.referrals.selectors", "indicator_figures", "referrals")),
+        Way((s.imported(M.DOWNWARD_REFERRALS),),
+            numerator=s.stat(M.DOWNWARD_REFERRALS, types=COUNTY_HOSPITALS),
+            denominator=s.stat(M.DOWNWARD_REFERRALS, M.UPWARD_REFERRALS, types=COUNTY_HOSPITALS),
+            rows=s.stat_rows(M.DOWNWARD_REFERRALS, M.UPWARD_REFERRALS, types=COUNTY_HOSPITALS)),
+    ),
+    unit="%", group=NATIONAL, levels=(*WHOLE, *COUNTY_HOSPITALS), order=40,
+    note_zh="牵头医院下转人次 ÷ 牵头医院上转与下转人次之和",
+    note_en="Referrals down from the county hospitals ÷ referrals up to and down from them",
+))
+declare(Indicator(
+    "new_techniques", "牵头医院帮助基层开展新技术新项目数量",
+    "New techniques and projects started at grassroots with lead-hospital help", "KPI-02",
+    ways=(Way((s.imported(M.NEW_TECHNIQUES),), numerator=s.stat(M.NEW_TECHNIQUES, types=GRASSROOTS_TYPES),
+              rows=s.stat_rows(M.NEW_TECHNIQUES, types=GRASSROOTS_TYPES)),),
+    unit="count", group=NATIONAL, levels=(*WHOLE, *TOWNSHIPS), order=50,
+))
+declare(Indicator(
+    "grassroots_bed_occupancy", "基层医疗卫生机构床位使用率", "Grassroots bed occupancy", "KPI-02",
+    ways=(Way((s.imported(M.OPEN_BED_DAYS),),
+              numerator=s.stat(M.OCCUPIED_BED_DAYS, types=GRASSROOTS_TYPES),
+              denominator=s.stat(M.OPEN_BED_DAYS, types=GRASSROOTS_TYPES),
+              rows=s.stat_rows(M.OCCUPIED_BED_DAYS, M.OPEN_BED_DAYS, types=GRASSROOTS_TYPES)),),
+    unit="%", group=NATIONAL, levels=(*WHOLE, *TOWNSHIPS), order=60,
+    note_zh="实际占用总床日数 ÷ 实际开放总床日数", note_en="Occupied bed-days ÷ open bed-days",
+))
+declare(Indicator(
+    "grassroots_insurance_share", "县域内基层医疗卫生机构医保基金占比",
+    "Grassroots share of the county's insurance fund", "KPI-02",
+    ways=(Way((s.imported(M.INSURANCE_FUND_YUAN),),
+              numerator=s.stat(M.INSURANCE_FUND_YUAN, types=GRASSROOTS_TYPES),
+              denominator=s.stat(M.INSURANCE_FUND_YUAN),
+              rows=s.stat_rows(M.INSURANCE_FUND_YUAN)),),
+    unit="%", group=NATIONAL, levels=WHOLE, order=70,
+))
+declare(Indicator(
+    "satisfaction_rate", "群众县域内就医满意度", "Resident satisfaction with in-county care",
+    "KPI-01",
+    ways=(Way((s.imported(M.SATISFACTION_SURVEYED),),
+              numerator=s.stat(M.SATISFACTION_SATISFIED), denominator=s.stat(M.SATISFACTION_SURVEYED),
+              rows=s.stat_rows(M.SATISFACTION_SATISFIED, M.SATISFACTION_SURVEYED)),),
+    unit="%", group=NATIONAL, target=Target({"2025": 90}, "KPI-01"), levels=(*WHOLE, *TOWNSHIPS),
+    order=80,
+))
+declare(Indicator(
+    "tcm_share", "基层中医药（蒙医药）门急诊占比",
+    "TCM/Mongolian medicine share of grassroots outpatient visits", "KPI-04",
+    ways=(Way((s.imported(M.TCM_VISITS),),
+              numerator=s.stat(M.TCM_VISITS, types=GRASSROOTS_TYPES),
+              denominator=s.stat(M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES),
+              rows=s.stat_rows(M.TCM_VISITS, M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES)),),
+    unit="%", group=NATIONAL, target=Target({"2025": 35}, "KPI-04"),
+    levels=(*WHOLE, *TOWNSHIPS), order=90,
+))
+
+# --- Family-doctor contracts (FD-01, FD-02) ----------------------------------------------------
+declare(Indicator(
+    "contract_coverage", "家庭医生签约覆盖率", "Family-doctor contract coverage", "FD-01",
+    ways=(Way((CONTRACTS, RESIDENTS),
+              numerator=s.app_selector("countycare.familydoctor.selectors", "indicator_figures", "contracted"),
+              denominator=s.residents()),),
+    unit="%", group=FAMILY, target=Target({"2024": 60, "2025": 75}, "FD-02"),
+    levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=110,
+))
+declare(Indicator(
+    "key_population_contract_coverage", "重点人群签约覆盖率", "Key-population contract coverage",
+    "FD-01",
+    ways=(Way((CONTRACTS, RESIDENTS),
+              numerator=s.app_selector("countycare.familydoctor.selectors", "indicator_figures", "key_contracted"),
+              denominator=s.key_population_residents()),),
+    unit="%", group=FAMILY, target=Target({"2024": 90, "2025": 90}, "FD-02"),
+    levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=120,
+))
+
+# --- Walking Hospital and shared centers (WH-06, SHC-03) --------------------------------------
+declare(Indicator(
+    "wh_visits", "行走的医院就诊人次", "Walking Hospital visits", "WH-06",
+    ways=(Way((TELEMED,), numerator=s.count_of(s.wh_visits_qs), rows=s.wh_visits_qs),),
+    unit="count", group=WALKING, order=210,
+))
+declare(Indicator(
+    "wh_exam_orders", "远程检查申请数", "Remote exam orders", "WH-03",
+    ways=(Way((ORDERS,), numerator=s.count_of(s.wh_orders_qs), rows=s.wh_orders_qs),),
+    unit="count", group=WALKING, order=220,
+))
+declare(Indicator(
+    "wh_tat_within_target", "远程诊断报告按时签发率", "Remote reports signed within the turnaround target",
+    "SHC-03",
+    ways=(Way((ORDERS,), numerator=s.wh_signed_in_time(), denominator=s.count_of(s.wh_due_orders),
+              rows=s.wh_due_orders),),
+    unit="%", group=WALKING, order=230,
+    note_zh="按中心与优先级的周转时限（提交→签发）；到期未签发计为超时",
+    note_en="Per the center's and priority's target (submitted → signed); open past the target counts as late",
+))
+declare(Indicator(
+    "critical_ack_in_time", "危急值及时确认率", "Critical values acknowledged in time", "WH-07",
+    ways=(Way((ALERTS,), numerator=s.critical_acknowledged_in_time(),
+              denominator=s.count_of(s.critical_alerts_qs), rows=s.critical_alerts_qs),),
+    unit="%", group=WALKING, order=240,
+))
+declare(Indicator(
+    "lab_within_2h", "检验结果2小时内出具率", "Lab results issued within 2 hours", "SHC-03",
+    ways=(Way((LAB,), numerator=s.lab_within_target(),
+              denominator=lambda ctx: s.lab_results_qs(ctx).filter(collected_at__isnull=False).count(),
+              rows=s.lab_orders_qs),),
+    unit="%", group=WALKING, target=Target({"2024": 100}, "SHC-03"),
+    levels=(*WHOLE, *COUNTY_HOSPITALS, *TOWNSHIPS), order=250,
+))
+
+# --- Workforce and facility standards (KPI-05, KPI-06, STD-01) --------------------------------
+declare(Indicator(
+    "gps_per_10000", "每万居民注册全科医生数", "Registered GPs per 10,000 residents", "KPI-05",
+    ways=(Way((STAFF, RESIDENTS), numerator=s.registered_gps(), denominator=s.residents()),),
+    unit="per_10000", scale=10000, group=WORKFORCE, target_key=policy.GPS_PER_10000_TARGET,
+    levels=(*WHOLE, *TOWNSHIPS), order=310,
+), target_year=2025)
+declare(Indicator(
+    "qualified_village_doctor_share", "乡村医生中执业（助理）医师占比",
+    "Village doctors holding a physician licence", "KPI-06",
+    ways=(Way((STAFF,), numerator=s.village_doctors(licensed=True), denominator=s.village_doctors()),),
+    unit="%", group=WORKFORCE, target=Target({"2025": 45}, "KPI-06"),
+    levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC), order=320,
+))
+
+
+def _standards(ctx: Ctx) -> tuple[int, int]:
+    if "standards" not in ctx.memo:
+        from countycare.indicators.standards import compliance_counts
+
+        ctx.memo["standards"] = compliance_counts(ctx.institution)
+    return ctx.memo["standards"]
+
+
+declare(Indicator(
+    "facility_standard_compliance", "基层机构达标率（人员与设备）",
+    "Grassroots institutions meeting the staffing and equipment standards", "STD-01",
+    ways=(Way((STAFF, EQUIPMENT), numerator=lambda ctx: _standards(ctx)[0],
+              denominator=lambda ctx: _standards(ctx)[1]),),
+    unit="%", group=WORKFORCE, target=Target({"2025": 100}, "STD-01"),
+    levels=(*WHOLE, *TOWNSHIPS), order=330,
+    note_zh="按当前人员与设备登记核查（STD-02 至 STD-04）",
+    note_en="Checked against the current staff and equipment records (STD-02 to STD-04)",
+))
+
+# --- Circuit visits and dispatch (OUT-02, OUT-03, OUT-05 … OUT-08) -----------------------------
+declare(Indicator(
+    "circuit_point_frequency", "巡回医疗服务点服务频次达标率",
+    "Circuit service points served as often as required", "OUT-02",
+    ways=(Way((CIRCUITS,), numerator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "points_served"),
+              denominator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "points")),),
+    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-02"), levels=(*WHOLE, *TOWNSHIPS),
+    order=410,
+))
+declare(Indicator(
+    "dispatch_compliance", "派驻人员合规率", "Dispatch assignments meeting the rules", "OUT-05",
+    ways=(Way((CIRCUITS,), numerator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "dispatches_compliant"),
+              denominator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "dispatches")),),
+    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-07"), levels=(*WHOLE, *TOWNSHIPS),
+    order=420,
+))
+# fmt: on

@@ -1,0 +1,67 @@
+"""When data of a closed period changes, its stored indicator values become stale and a task
+recomputes them (issue 9). The indicators app listens to the models it reads; the apps being
+read know nothing of it ("indicators reads everyone and nobody imports indicators")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.apps import apps
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+# (model label, fields whose dates say which period a row belongs to)
+WATCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("telemed.Visit", ("visited_at",)),
+    ("telemed.ExamOrder", ("submitted_at",)),
+    ("telemed.CriticalAlert", ("raised_at",)),
+    ("lab.LabResult", ("collected_at",)),
+    # A death recorded for a closed period changes its population; a registration does not
+    # (a closed period keeps the registry it was computed from).
+    ("residents.Resident", ("deceased_on",)),
+    ("residents.KeyPopulationTag", ("recorded_on", "ended_on")),
+)
+
+
+def _days(instance, fields: tuple[str, ...]) -> set[dt.date]:
+    days = set()
+    for name in fields:
+        value = getattr(instance, name, None)
+        if isinstance(value, dt.datetime):
+            days.add(timezone.localdate(value) if timezone.is_aware(value) else value.date())
+        elif isinstance(value, dt.date):
+            days.add(value)
+    return days
+
+
+def _handler(fields: tuple[str, ...]):
+    def changed(sender, instance, raw=False, **kwargs):
+        if raw:  # fixtures
+            return
+        days = _days(instance, fields)
+        today = timezone.localdate()
+        # Only data dated in a month that is over can touch a stored value.
+        if days and min(days) < today.replace(day=1):
+            from countycare.indicators.services import data_changed
+
+            data_changed(days)
+
+    return changed
+
+
+_handlers: list = []
+
+
+def connect() -> None:
+    for label, fields in WATCHED:
+        app_label, _name = label.split(".")
+        if not apps.is_installed(f"countycare.{app_label}"):
+            continue
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        handler = _handler(fields)
+        _handlers.append(handler)  # signals hold weak references
+        post_save.connect(handler, sender=model, dispatch_uid=f"indicators:{label}:save")
+        post_delete.connect(handler, sender=model, dispatch_uid=f"indicators:{label}:delete")

@@ -1,0 +1,341 @@
+"""Building blocks for the registry's measures: each returns a function ``(ctx) -> number``
+that runs one aggregate query over another app's models, restricted to the subtree and period
+of ``ctx``. Models are imported inside the functions, so a missing app breaks nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.apps import apps
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from countycare.indicators.registry import Ctx, Source
+
+Measure = Callable[[Ctx], float | int | None]
+
+
+def any_rows(model_label: str) -> Callable[[Ctx], bool]:
+    """The source holds data at all (an app installed but never used reads "no data")."""
+
+    def check(ctx: Ctx) -> bool:
+        return apps.get_model(model_label).objects.exists()
+
+    return check
+
+
+# --- Imported statistics (indicators.ImportedStatistic) --------------------------------------
+def _statistics(ctx: Ctx, metrics: tuple[str, ...], types: tuple[str, ...] | None) -> QuerySet:
+    from countycare.indicators.models import ImportedStatistic
+
+    return ImportedStatistic.objects.filter(
+        institution_id__in=ctx.subtree(types),
+        metric__in=metrics,
+        month__gte=ctx.period.start,
+        month__lt=ctx.period.end,
+    )
+
+
+def stat(*metrics: str, types: tuple[str, ...] | None = None) -> Measure:
+    """Sum of imported figures of ``metrics`` over the subtree (institutions of ``types``)."""
+
+    def measure(ctx: Ctx):
+        return _statistics(ctx, metrics, types).aggregate(v=Sum("value"))["v"]
+
+    return measure
+
+
+def stat_rows(*metrics: str, types: tuple[str, ...] | None = None):
+    def rows(ctx: Ctx) -> QuerySet:
+        return _statistics(ctx, metrics, types).select_related("institution")
+
+    return rows
+
+
+def imported(*metrics: str) -> Source:
+    """Imported statistics holding every one of ``metrics`` for the subtree and period."""
+
+    def check(ctx: Ctx) -> bool:
+        return all(_statistics(ctx, (m,), None).exists() for m in metrics)
+
+    return Source("indicators", "导入的统计数据", "imported statistics", has_data=check)
+
+
+# --- Residents ------------------------------------------------------------------------------
+def reference_day(ctx: Ctx) -> dt.date:
+    """The day a head count refers to: the period's last day (today while it is open)."""
+    from django.utils import timezone
+
+    return min(ctx.period.end - dt.timedelta(days=1), timezone.localdate())
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def residents_qs(ctx: Ctx) -> QuerySet:
+    """Residents of the subtree on the reference day: born by then and not dead before it.
+    Not filtered by when the record was registered: a county migrating its health records
+    registers everyone on one day, and the people lived there before. A resident who moved
+    counts once, where the registry has him now (the registry keeps no residence history)."""
+    from countycare.residents.models import Resident
+
+    day = reference_day(ctx)
+    return Resident.objects.filter(
+        Q(deceased_on__isnull=True) | Q(deceased_on__gt=day),
+        home_village_id__in=ctx.subtree(),
+        birth_date__lte=day,
+    )
+
+
+def key_population_q(ctx: Ctx) -> Q:
+    """Elderly (65+), children (0–6) on the reference day, or a declared key-population tag
+    in force that day — each resident once, however many groups he belongs to."""
+    from countycare.organizations import policy
+    from countycare.residents.models import KeyPopulationTag
+
+    day = reference_day(ctx)
+    elderly_age = int(policy.value(policy.ELDERLY_AGE, ctx.community_id))
+    child_max = int(policy.value(policy.CHILD_MAX_AGE, ctx.community_id))
+    tagged = KeyPopulationTag.objects.filter(resident_id=OuterRef("pk")).current(day)
+    return (
+        Q(birth_date__lte=_years_before(day, elderly_age))
+        | Q(birth_date__gt=_years_before(day, child_max + 1))
+        | Exists(tagged)
+    )
+
+
+def residents() -> Measure:
+    def measure(ctx: Ctx):
+        return residents_qs(ctx).count()
+
+    return measure
+
+
+def key_population_residents() -> Measure:
+    def measure(ctx: Ctx):
+        return residents_qs(ctx).filter(key_population_q(ctx)).count()
+
+    return measure
+
+
+# --- Staff (organizations) -------------------------------------------------------------------
+def registered_gps() -> Measure:
+    """Registered GPs employed in the subtree (KPI-05)."""
+
+    def measure(ctx: Ctx):
+        from countycare.organizations.models import Staff
+
+        return Staff.objects.filter(
+            is_active=True, is_registered_gp=True, employer_id__in=ctx.subtree()
+        ).count()
+
+    return measure
+
+
+def _village_doctors(ctx: Ctx) -> QuerySet:
+    from countycare.organizations.models import Staff
+    from countycare.organizations.roles import Role
+
+    return Staff.objects.filter(
+        Q(roles__valid_until__isnull=True) | Q(roles__valid_until__gte=ctx.period.start),
+        roles__role=Role.VILLAGE_DOCTOR,
+        roles__institution_id__in=ctx.subtree(),
+        roles__valid_from__lt=ctx.period.end,
+    )
+
+
+LICENSED = ("licensed_physician", "licensed_assistant_physician")
+
+
+def village_doctors(*, licensed: bool = False) -> Measure:
+    """Village doctors holding the role in the subtree at some time in the period (KPI-06);
+    ``licensed``: those with a licensed (assistant) physician qualification."""
+
+    def measure(ctx: Ctx):
+        qs = _village_doctors(ctx)
+        if licensed:
+            qs = qs.filter(qualification__in=LICENSED)
+        return qs.aggregate(n=Count("pk", distinct=True))["n"]
+
+    return measure
+
+
+# --- Walking Hospital (telemed) --------------------------------------------------------------
+def wh_visits_qs(ctx: Ctx) -> QuerySet:
+    from countycare.telemed.models import Visit
+
+    return Visit.objects.filter(
+        institution_id__in=ctx.subtree(),
+        visited_at__gte=ctx.period.start_at,
+        visited_at__lt=ctx.period.end_at,
+    )
+
+
+def wh_orders_qs(ctx: Ctx) -> QuerySet:
+    from countycare.telemed.models import ExamOrder
+
+    return ExamOrder.objects.filter(
+        requesting_institution_id__in=ctx.subtree(),
+        submitted_at__gte=ctx.period.start_at,
+        submitted_at__lt=ctx.period.end_at,
+    )
+
+
+def count_of(rows: Callable[[Ctx], QuerySet]) -> Measure:
+    def measure(ctx: Ctx):
+        return rows(ctx).count()
+
+    return measure
+
+
+def _tat_due(ctx: Ctx):
+    """Submitted + the policy's turnaround target for the order's center kind and priority
+    (telemed_tat_target_minutes, SHC-03)."""
+    from countycare.organizations import policy
+    from countycare.telemed import policy as telemed_policy
+    from countycare.telemed.stats import PRIORITIES, target_minutes
+
+    targets = policy.value(telemed_policy.TAT_TARGET_MINUTES, ctx.community_id) or {}
+    from countycare.telemed.models import CenterKind
+
+    whens = [
+        When(
+            center__kind=kind,
+            priority=priority,
+            then=Value(dt.timedelta(minutes=target_minutes(kind, priority, targets))),
+        )
+        for kind in CenterKind.values
+        for priority in PRIORITIES
+    ]
+    target = Case(*whens, default=Value(dt.timedelta(minutes=120)), output_field=DurationField())
+    return ExpressionWrapper(F("submitted_at") + target, output_field=DateTimeField())
+
+
+def wh_due_orders(ctx: Ctx) -> QuerySet:
+    """Orders of the period with a result due: signed, or still open past their target."""
+    from django.utils import timezone
+
+    from countycare.telemed.models import QUEUE_STATES
+
+    now = min(timezone.now(), ctx.period.end_at)
+    return (
+        wh_orders_qs(ctx)
+        .annotate(due=_tat_due(ctx))
+        .filter(Q(signed_at__isnull=False) | Q(status__in=QUEUE_STATES, due__lt=now))
+    )
+
+
+def wh_signed_in_time() -> Measure:
+    def measure(ctx: Ctx):
+        return wh_due_orders(ctx).filter(signed_at__lte=F("due")).count()
+
+    return measure
+
+
+def critical_alerts_qs(ctx: Ctx) -> QuerySet:
+    from countycare.telemed.models import CriticalAlert
+
+    return CriticalAlert.objects.filter(
+        institution_id__in=ctx.subtree(),
+        raised_at__gte=ctx.period.start_at,
+        raised_at__lt=ctx.period.end_at,
+    )
+
+
+def critical_acknowledged_in_time() -> Measure:
+    """Alerts acknowledged before they escalate (telemed_critical_escalate_minutes)."""
+
+    def measure(ctx: Ctx):
+        from countycare.organizations import policy
+        from countycare.telemed import policy as telemed_policy
+
+        minutes = int(policy.value(telemed_policy.CRITICAL_ESCALATE_MINUTES, ctx.community_id))
+        limit = ExpressionWrapper(
+            F("raised_at") + Value(dt.timedelta(minutes=minutes)), output_field=DateTimeField()
+        )
+        return (
+            critical_alerts_qs(ctx)
+            .annotate(limit=limit)
+            .filter(acknowledged_at__isnull=False, acknowledged_at__lte=F("limit"))
+            .count()
+        )
+
+    return measure
+
+
+# --- Lab (lab.LabResult) ---------------------------------------------------------------------
+def lab_results_qs(ctx: Ctx) -> QuerySet:
+    """Results collected in the period for orders requested in the subtree or read at a
+    center of one of its hospitals (SHC-03)."""
+    from countycare.lab.models import LabResult
+
+    subtree = ctx.subtree()
+    return LabResult.objects.filter(
+        Q(order__requesting_institution_id__in=subtree) | Q(order__center__institution_id__in=subtree),
+        collected_at__gte=ctx.period.start_at,
+        collected_at__lt=ctx.period.end_at,
+    )  # fmt: skip
+
+
+def lab_orders_qs(ctx: Ctx) -> QuerySet:
+    """The exam orders behind the period's lab results (orders carry the scoping rules)."""
+    from countycare.telemed.models import ExamOrder
+
+    return ExamOrder.objects.filter(pk__in=lab_results_qs(ctx).values("order_id"))
+
+
+def lab_within_target() -> Measure:
+    """Collected → reported within the lab target of the order's priority (lab.stats)."""
+
+    def measure(ctx: Ctx):
+        from countycare.lab import stats as lab_stats
+
+        minutes = lab_stats.targets()
+        target = Case(
+            *(When(order__priority=p, then=Value(dt.timedelta(minutes=m))) for p, m in minutes.items()),
+            default=Value(dt.timedelta(minutes=minutes.get("routine", 120))),
+            output_field=DurationField(),
+        )  # fmt: skip
+        return (
+            lab_results_qs(ctx)
+            .annotate(
+                done_at=Coalesce("reported_at", "arrived_at"),
+                deadline=ExpressionWrapper(F("collected_at") + target, output_field=DateTimeField()),
+            )
+            .filter(done_at__lte=F("deadline"))
+            .count()
+        )  # fmt: skip
+
+    return measure
+
+
+# --- Another app's selector ------------------------------------------------------------------
+def app_selector(module: str, function: str, key: str) -> Measure:
+    """A figure an app exposes as ``function(institution=, start=, end=) -> dict``."""
+
+    def measure(ctx: Ctx):
+        from importlib import import_module
+
+        func = getattr(import_module(module), function)
+        return func(institution=ctx.institution, start=ctx.period.start, end=ctx.period.end)[key]
+
+    return measure
