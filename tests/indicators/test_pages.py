@@ -1,0 +1,163 @@
+"""Dashboards, drill-down, rows behind a number, standards, assessment, imports and exports
+(issue 9): who sees what — aggregates for aggregate viewers, records only through scoped() and
+never for the health-commission viewer; a village doctor reaches no dashboard at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from countycare.core.models import AuditEntry
+from countycare.indicators.models import ImportedStatistic
+from countycare.organizations.models import Equipment
+from countycare.telemed.models import Visit
+from tests.indicators.conftest import YEAR, aware, csv_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def data(tree, residents, village_doctor, village_doctor_b1, import_rows):
+    import_rows([
+        ("TA", f"{YEAR}-03", "outpatient_visits", 300), ("TB", f"{YEAR}-03", "outpatient_visits", 100),
+        ("H01", f"{YEAR}-03", "outpatient_visits", 600), ("150627", f"{YEAR}-03", "out_of_county_visits", 100),
+    ])  # fmt: skip
+    Visit.objects.create(resident=residents["a1"], institution=tree.village_a1,
+                         performed_by=village_doctor, visited_at=aware(dt.date(YEAR, 3, 2)))  # fmt: skip
+    Visit.objects.create(resident=residents["b1"], institution=tree.village_b1,
+                         performed_by=village_doctor_b1, visited_at=aware(dt.date(YEAR, 3, 3)))  # fmt: skip
+    Equipment.objects.create(institution=tree.township_a, kind="ecg_machine")
+
+
+def url(name, *args, **query):
+    from urllib.parse import urlencode
+
+    return reverse(name, args=args) + ("?" + urlencode(query) if query else "")
+
+
+def test_dashboard_shows_the_county_against_targets(web, community_admin, data):
+    """KPI-01: 1,000 of 1,100 visits in the county = 90.9 % ≥ 90 % → met."""
+    page = web(community_admin).get(url("indicators:dashboard", period=str(YEAR)))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "县域内就诊率" in html and "90.9" in html and "echarts-5.6.0.min.js" in html
+    assert "达标" in html or "Met" in html
+
+
+def test_drill_down_and_trend(web, community_admin, data):
+    page = web(community_admin).get(
+        url("indicators:detail", "in_county_visit_rate", period=str(YEAR))
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"{YEAR}-03" in html and "札萨克镇卫生院" in html  # trend month, ranking row
+    township = web(community_admin).get(
+        url("indicators:detail", "wh_visits", period=str(YEAR), institution="TA")
+    )
+    assert township.status_code == 200 and "甲一村卫生室" in township.content.decode()
+
+
+@pytest.mark.parametrize("who", ["village_doctor", "township_doctor", "nurse_like"])
+def test_roles_without_aggregates_see_no_dashboard(web, cast, who, data):
+    """A village doctor cannot reach any institution's figures, his own village's included."""
+    user = cast["village_doctor" if who == "nurse_like" else who]
+    client = web(user)
+    assert client.get(url("indicators:dashboard")).status_code == 403
+    assert (
+        client.get(
+            url("indicators:rows", "wh_visits", period=str(YEAR), institution="VB1")
+        ).status_code
+        == 403
+    )
+    assert client.get(url("indicators:export", period=str(YEAR))).status_code == 403
+
+
+def test_institution_admin_sees_its_subtree_only(web, institution_admin, data):
+    client = web(institution_admin)
+    page = client.get(url("indicators:dashboard", period=str(YEAR)))
+    assert page.status_code == 200 and "札萨克镇卫生院" in page.content.decode()
+    assert (
+        client.get(url("indicators:dashboard", period=str(YEAR), institution="TB")).status_code
+        == 404
+    )
+    assert client.get(url("indicators:dashboard", institution="150627")).status_code == 404
+    # The rows behind the township's visit count: its own village's visit only.
+    rows = client.get(url("indicators:rows", "wh_visits", period=str(YEAR), institution="TA"))
+    assert rows.status_code == 200
+    assert "张安民" in rows.content.decode() and "张北平" not in rows.content.decode()
+    assert AuditEntry.objects.filter(action="search", object_type="telemed.visit").exists()
+
+
+def test_health_commission_sees_aggregates_never_resident_rows(web, health_commission_viewer, data):
+    client = web(health_commission_viewer)
+    assert client.get(url("indicators:dashboard", period=str(YEAR))).status_code == 200
+    denied = client.get(url("indicators:rows", "wh_visits", period=str(YEAR)))
+    assert denied.status_code == 403 and "张安民" not in denied.content.decode()
+    figures = client.get(url("indicators:rows", "in_county_visit_rate", period=str(YEAR)))
+    assert figures.status_code == 200 and "outpatient_visits" in figures.content.decode()
+
+
+def test_malformed_period_and_unknown_institution(web, community_admin, data):
+    client = web(community_admin)
+    page = client.get(url("indicators:dashboard", period="2025-13"))
+    assert page.status_code == 200 and "2025-13" in page.content.decode()  # the error, shown
+    assert client.get(url("indicators:dashboard", institution="NOPE")).status_code == 404
+    assert client.get(url("indicators:detail", "no_such_indicator")).status_code == 404
+
+
+def test_excel_exports(web, community_admin, data):
+    client = web(community_admin)
+    response = client.get(url("indicators:export", period=str(YEAR), code="wh_visits"))
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["指标汇总"]
+    assert "医共体监测指标" in sheet["A1"].value
+    assert [c.value for c in sheet[2]][:4] == ["序号", "指标", "指标编码", "依据"]
+    codes = {row[2]: row for row in sheet.iter_rows(min_row=3, values_only=True) if row[2]}
+    assert codes["in_county_visit_rate"][6] == pytest.approx(90.91)
+    per_institution = book["分机构"]
+    assert any(
+        r[1] == "札萨克镇卫生院" and r[5] == 1 for r in per_institution.iter_rows(values_only=True)
+    )
+    for table in ("standards", "assessment"):
+        assert (
+            client.get(url("indicators:export", table=table, period=str(YEAR))).status_code == 200
+        )
+    assert AuditEntry.objects.filter(action="export", object_type="indicators").count() == 3
+
+
+def test_standards_and_assessment_pages(web, community_admin, data):
+    client = web(community_admin)
+    standards = client.get(url("indicators:standards"))
+    assert standards.status_code == 200 and "札萨克镇卫生院" in standards.content.decode()
+    assessment = client.get(url("indicators:assessment", period=str(YEAR)))
+    assert assessment.status_code == 200
+
+
+def test_import_page(web, community_admin, health_commission_viewer, tree):
+    client = web(community_admin)
+    bad = client.post(
+        url("indicators:imports"),
+        {
+            "file": SimpleUploadedFile(
+                "x.csv", csv_bytes([("NOPE", "2024-01", "outpatient_visits", 1)])
+            )
+        },
+    )
+    assert bad.status_code == 400 and "NOPE" in bad.content.decode()
+    good = client.post(
+        url("indicators:imports"),
+        {
+            "file": SimpleUploadedFile(
+                "x.csv", csv_bytes([("TA", "2024-01", "outpatient_visits", 5)])
+            )
+        },
+    )
+    assert good.status_code == 302 and ImportedStatistic.objects.count() == 1
+    assert client.get(url("indicators:import-template")).status_code == 200
+    assert web(health_commission_viewer).get(url("indicators:imports")).status_code == 403
