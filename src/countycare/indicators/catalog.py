@@ -11,6 +11,7 @@ from __future__ import annotations
 from countycare.indicators import sources as s
 from countycare.indicators.models import Metric as M
 from countycare.indicators.registry import (
+    LOWER,
     TOWNSHIPS,
     WHOLE,
     Ctx,
@@ -47,9 +48,24 @@ EQUIPMENT = Source(
     "equipment register",
     has_data=s.any_rows("organizations.Equipment"),
 )
-REFERRALS = Source("referrals", "双向转诊", "two-way referral", pending=True)
+REFERRALS = Source(
+    "referrals", "双向转诊", "two-way referral", has_data=s.any_rows("referrals.Referral")
+)
 CONTRACTS = Source("familydoctor", "家庭医生签约", "family-doctor contracts", pending=True)
-CIRCUITS = Source("outreach", "巡诊与派驻", "circuit visits and dispatch", pending=True)
+POINTS = Source(
+    "outreach",
+    "巡回医疗服务点",
+    "circuit service points",
+    has_data=s.any_rows("outreach.ServicePoint"),
+)
+CIRCUITS = Source(
+    "outreach", "巡诊", "circuit visits", has_data=s.any_rows("outreach.CircuitVisit")
+)
+DISPATCH = Source("outreach", "派驻", "dispatch", has_data=s.any_rows("outreach.Dispatch"))
+REFERRAL_FIGURES = s.app_figures("countycare.referrals.selectors", "figures")
+OUTREACH_FIGURES = s.app_figures("countycare.outreach.compliance", "figures")
+CONTRACT_FIGURES = s.app_figures("countycare.familydoctor.selectors", "figures")
+LAB_FIGURES = s.app_figures("countycare.lab.selectors", "figures", dates="datetimes")
 COUNTY_HOSPITALS = (
     T.GENERAL_HOSPITAL,
     T.MONGOLIAN_MEDICINE_HOSPITAL,
@@ -101,8 +117,8 @@ declare(Indicator(
     "downward_referral_share", "牵头医院下转患者数量占比", "Lead-hospital downward-referral share",
     "KPI-02",
     ways=(
-        Way((REFERRALS,), numerator=s.app_selector("countycare.referrals.selectors", "indicator_figures", "downward"),
-            denominator=s.app_selector("countycare.referrals.selectors", "indicator_figures", "referrals")),
+        Way((REFERRALS,), numerator=s.figure(REFERRAL_FIGURES, "lead_downward"),
+            denominator=s.figure(REFERRAL_FIGURES, "lead_downward", "lead_upward_received")),
         Way((s.imported(M.DOWNWARD_REFERRALS),),
             numerator=s.stat(M.DOWNWARD_REFERRALS, types=COUNTY_HOSPITALS),
             denominator=s.stat(M.DOWNWARD_REFERRALS, M.UPWARD_REFERRALS, types=COUNTY_HOSPITALS),
@@ -111,6 +127,14 @@ declare(Indicator(
     unit="%", group=NATIONAL, levels=(*WHOLE, *COUNTY_HOSPITALS), order=40,
     note_zh="牵头医院下转人次 ÷ 牵头医院上转与下转人次之和",
     note_en="Referrals down from the county hospitals ÷ referrals up to and down from them",
+))
+declare(Indicator(
+    "out_of_county_referral_share", "县域外转诊占比", "Out-of-county share of referrals", "REF-02",
+    ways=(Way((REFERRALS,), numerator=s.figure(REFERRAL_FIGURES, "out_of_county"),
+              denominator=s.figure(REFERRAL_FIGURES, "out_of_county", "upward")),),
+    unit="%", group=NATIONAL, direction=LOWER, levels=(*WHOLE, *TOWNSHIPS), order=45,
+    note_zh="转往县域外的人次 ÷（上转 + 县域外转诊人次）",
+    note_en="Referrals out of the county ÷ (upward + out-of-county referrals)",
 ))
 declare(Indicator(
     "new_techniques", "牵头医院帮助基层开展新技术新项目数量",
@@ -161,7 +185,7 @@ declare(Indicator(
 declare(Indicator(
     "contract_coverage", "家庭医生签约覆盖率", "Family-doctor contract coverage", "FD-01",
     ways=(Way((CONTRACTS, RESIDENTS),
-              numerator=s.app_selector("countycare.familydoctor.selectors", "indicator_figures", "contracted"),
+              numerator=s.figure(CONTRACT_FIGURES, "contracted"),
               denominator=s.residents()),),
     unit="%", group=FAMILY, target=Target({"2024": 60, "2025": 75}, "FD-02"),
     levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=110,
@@ -170,7 +194,7 @@ declare(Indicator(
     "key_population_contract_coverage", "重点人群签约覆盖率", "Key-population contract coverage",
     "FD-01",
     ways=(Way((CONTRACTS, RESIDENTS),
-              numerator=s.app_selector("countycare.familydoctor.selectors", "indicator_figures", "key_contracted"),
+              numerator=s.figure(CONTRACT_FIGURES, "key_contracted"),
               denominator=s.key_population_residents()),),
     unit="%", group=FAMILY, target=Target({"2024": 90, "2025": 90}, "FD-02"),
     levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=120,
@@ -204,9 +228,8 @@ declare(Indicator(
 ))
 declare(Indicator(
     "lab_within_2h", "检验结果2小时内出具率", "Lab results issued within 2 hours", "SHC-03",
-    ways=(Way((LAB,), numerator=s.lab_within_target(),
-              denominator=lambda ctx: s.lab_results_qs(ctx).filter(collected_at__isnull=False).count(),
-              rows=s.lab_orders_qs),),
+    ways=(Way((LAB,), numerator=s.figure(LAB_FIGURES, "within_target"),
+              denominator=s.figure(LAB_FIGURES, "measured"), rows=s.lab_orders_qs),),
     unit="%", group=WALKING, target=Target({"2024": 100}, "SHC-03"),
     levels=(*WHOLE, *COUNTY_HOSPITALS, *TOWNSHIPS), order=250,
 ))
@@ -250,16 +273,34 @@ declare(Indicator(
 declare(Indicator(
     "circuit_point_frequency", "巡回医疗服务点服务频次达标率",
     "Circuit service points served as often as required", "OUT-02",
-    ways=(Way((CIRCUITS,), numerator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "points_served"),
-              denominator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "points")),),
+    ways=(Way((POINTS,), numerator=s.figure(OUTREACH_FIGURES, "service_points.met"),
+              denominator=s.figure(OUTREACH_FIGURES, "service_points.points")),),
     unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-02"), levels=(*WHOLE, *TOWNSHIPS),
-    order=410,
+    weight=1.5, order=410,
+    note_zh="当年服务次数达到要求（每年至少2次）的服务点占比，统计至期末",
+    note_en="Points served at least the yearly minimum (twice a year) in the year, up to the period's end",
 ))
 declare(Indicator(
-    "dispatch_compliance", "派驻人员合规率", "Dispatch assignments meeting the rules", "OUT-05",
-    ways=(Way((CIRCUITS,), numerator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "dispatches_compliant"),
-              denominator=s.app_selector("countycare.outreach.selectors", "indicator_figures", "dispatches")),),
-    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-07"), levels=(*WHOLE, *TOWNSHIPS),
-    order=420,
+    "elderly_care_monthly_visits", "养老机构月度巡诊达标率", "Elderly-care institutions visited every month",
+    "OUT-03",
+    ways=(Way((CIRCUITS,), numerator=s.figure(OUTREACH_FIGURES, "elderly_care.met"),
+              denominator=s.figure(OUTREACH_FIGURES, "elderly_care.institution_months")),),
+    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-03"), levels=(*WHOLE, *TOWNSHIPS),
+    order=415,
+))
+declare(Indicator(
+    "village_circuit_rate", "无卫生室村巡诊达标率", "Villages without a clinic served by weekly circuits",
+    "OUT-04",
+    ways=(Way((CIRCUITS,), numerator=s.figure(OUTREACH_FIGURES, "village_circuits.met"),
+              denominator=s.figure(OUTREACH_FIGURES, "village_circuits.village_weeks")),),
+    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-04"), levels=(*WHOLE, *TOWNSHIPS),
+    order=418,
+))
+declare(Indicator(
+    "dispatch_compliance", "派驻人员在岗达标率", "Dispatched weeks with the days on site due", "OUT-05",
+    ways=(Way((DISPATCH,), numerator=s.figure(OUTREACH_FIGURES, "dispatch.met"),
+              denominator=s.figure(OUTREACH_FIGURES, "dispatch.dispatch_weeks")),),
+    unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-05"), levels=(*WHOLE, *TOWNSHIPS),
+    weight=1.5, order=420,
 ))
 # fmt: on

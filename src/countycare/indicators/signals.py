@@ -16,6 +16,9 @@ WATCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("telemed.ExamOrder", ("submitted_at",)),
     ("telemed.CriticalAlert", ("raised_at",)),
     ("lab.LabResult", ("collected_at",)),
+    ("referrals.Referral", ("requested_at",)),
+    ("outreach.CircuitVisit", ("date",)),
+    ("outreach.DispatchCheckIn", ("date",)),
     # A death recorded for a closed period changes its population; a registration does not
     # (a closed period keeps the registry it was computed from).
     ("residents.Resident", ("deceased_on",)),

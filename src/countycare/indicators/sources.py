@@ -23,7 +23,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 
 from countycare.indicators.registry import Ctx, Source
 
@@ -303,39 +302,43 @@ def lab_orders_qs(ctx: Ctx) -> QuerySet:
     return ExamOrder.objects.filter(pk__in=lab_results_qs(ctx).values("order_id"))
 
 
-def lab_within_target() -> Measure:
-    """Collected → reported within the lab target of the order's priority (lab.stats)."""
+# --- Another app's figures ------------------------------------------------------------------
+def app_figures(module: str, function: str, *, dates: str = "inclusive"):
+    """The figures an app exposes for a subtree and a period, as ``function(institution,
+    start, end) -> dict``, fetched once per computation (memoised on ``ctx``). ``dates``: how
+    the app takes the period — ``inclusive`` (first and last day), ``exclusive`` (first day,
+    day after) or ``datetimes`` (aware bounds, end exclusive)."""
+
+    def get(ctx: Ctx) -> dict:
+        key = f"{module}.{function}"
+        if key not in ctx.memo:
+            from importlib import import_module
+
+            func = getattr(import_module(module), function)
+            p = ctx.period
+            if dates == "datetimes":
+                bounds = (p.start_at, p.end_at)
+            elif dates == "exclusive":
+                bounds = (p.start, p.end)
+            else:
+                bounds = (p.start, p.end - dt.timedelta(days=1))
+            ctx.memo[key] = func(ctx.institution, *bounds)
+        return ctx.memo[key]
+
+    return get
+
+
+def figure(get, *keys: str) -> Measure:
+    """The sum of one or more (dotted) keys of an app's figures."""
 
     def measure(ctx: Ctx):
-        from countycare.lab import stats as lab_stats
-
-        minutes = lab_stats.targets()
-        target = Case(
-            *(When(order__priority=p, then=Value(dt.timedelta(minutes=m))) for p, m in minutes.items()),
-            default=Value(dt.timedelta(minutes=minutes.get("routine", 120))),
-            output_field=DurationField(),
-        )  # fmt: skip
-        return (
-            lab_results_qs(ctx)
-            .annotate(
-                done_at=Coalesce("reported_at", "arrived_at"),
-                deadline=ExpressionWrapper(F("collected_at") + target, output_field=DateTimeField()),
-            )
-            .filter(done_at__lte=F("deadline"))
-            .count()
-        )  # fmt: skip
-
-    return measure
-
-
-# --- Another app's selector ------------------------------------------------------------------
-def app_selector(module: str, function: str, key: str) -> Measure:
-    """A figure an app exposes as ``function(institution=, start=, end=) -> dict``."""
-
-    def measure(ctx: Ctx):
-        from importlib import import_module
-
-        func = getattr(import_module(module), function)
-        return func(institution=ctx.institution, start=ctx.period.start, end=ctx.period.end)[key]
+        data = get(ctx)
+        total = 0
+        for key in keys:
+            value = data
+            for part in key.split("."):
+                value = value[part]
+            total += value or 0
+        return total
 
     return measure
