@@ -121,3 +121,32 @@ def test_flat_lead_on_a_draft_order_comes_back_before_it_is_submitted(
     services.resubmit(village_doctor, order.pk)
     order.refresh_from_db()
     assert order.status == OrderStatus.SUBMITTED
+
+
+def test_critical_ecg_jumps_the_queue_as_stat(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    """Issue 10 triage (WH-07): a critical pre-read makes the order stat, so it is read before
+    urgent orders sent earlier; a normal ECG stays routine; nothing lowers a priority."""
+    from countycare.telemed.services import READING_ORDER
+
+    urgent = make_order(priority="urgent")
+    normal = make_order()
+    _upload(
+        village_doctor, normal, _json_upload(synth(list(np.arange(0.4, 9.8, 0.85)))),
+        django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    paused = make_order()
+    _upload(
+        village_doctor, paused, _json_upload(synth([0.5, 1.3, 2.1, 2.9, 6.3, 7.1, 7.9, 8.7])),
+        django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    queue = list(
+        ExamOrder.objects.filter(pk__in=[urgent.pk, normal.pk, paused.pk])
+        .order_by(*READING_ORDER)
+        .values_list("pk", "priority")
+    )
+    assert queue[0] == (paused.pk, "stat")
+    assert queue[1] == (urgent.pk, "urgent")
+    rec = EcgRecording.objects.get(order=paused)
+    assert rec.priority == "critical" and rec.measurements["rr_ms"] > 0

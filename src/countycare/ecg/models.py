@@ -51,6 +51,10 @@ class EcgRecording(models.Model):
         default=PreReadStatus.PENDING,
     )
     triage_score = models.FloatField(_("triage score"), null=True, blank=True)
+    priority = models.CharField(_("pre-read priority"), max_length=10, blank=True)
+    # measure.Measurements.as_dict(): intervals, axis, beats used, per-lead values, fiducials.
+    measurements = models.JSONField(_("measurements"), default=dict, blank=True)
+    beats = models.JSONField(_("R peaks (samples)"), default=list, blank=True)
     statements = models.JSONField(_("statements"), default=list, blank=True)
     error = models.CharField(_("error"), max_length=500, blank=True)
     analysed_at = models.DateTimeField(_("analysed"), null=True, blank=True)

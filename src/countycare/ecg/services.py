@@ -41,15 +41,11 @@ from countycare.telemed.models import (
 
 log = logging.getLogger(__name__)
 
-# Pre-read statements that become Observations (code → (name, critical rule code or "")).
-FINDINGS = {
-    "LONG_PAUSE": ("长RR间期（>3秒）", "ECG:LONG_PAUSE"),
-    "ASYSTOLE": ("心搏停止", "ECG:ASYSTOLE"),
-    "PAUSE": ("RR长间歇（>2秒）", "ECG:PAUSE"),
-    "BRADY": ("心动过缓", "ECG:BRADY"),
-    "TACHY": ("心动过速", "ECG:TACHY"),
-    "IRREGULAR": ("RR间期不规则", "ECG:IRREGULAR"),
-}
+# Statement code → the Observation code raised for it (critical rules match these codes;
+# telemed's defaults have ECG:VT, ECG:ASYSTOLE, ECG:STEMI, ECG:LONG_PAUSE; migration 0003 adds
+# ECG:HR and ECG:AFIB_RVR).
+OBSERVATION_CODES = {"VTAC": "ECG:VT", "ASYST": "ECG:ASYSTOLE", "STEMI": "ECG:STEMI"}
+PRIORITY_OF = {"critical": "stat", "urgent": "urgent"}
 
 
 def return_reason(quality: preread.Quality) -> str:
@@ -102,12 +98,16 @@ def run_preread(recording_id: int) -> EcgRecording:
         rec.quality = result.quality.as_dict()
         rec.heart_rate = result.heart_rate_bpm
         rec.triage_score = result.triage_score
+        rec.priority = result.priority
+        rec.measurements = result.measurements
+        rec.beats = result.beats
         rec.statements = result.statements
         rec.status = PreReadStatus.DONE
         rec.analysed_at = timezone.now()
         rec.save(
             update_fields=[
-                "quality", "heart_rate", "triage_score", "statements", "status", "analysed_at",
+                "quality", "heart_rate", "triage_score", "priority", "measurements", "beats",
+                "statements", "status", "analysed_at",
             ]
         )  # fmt: skip
         order = rec.order
@@ -115,20 +115,27 @@ def run_preread(recording_id: int) -> EcgRecording:
             telemed_services.auto_return(order.pk, return_reason(result.quality))
             return rec
         note = _triage_note(result)
-        telemed_services.set_triage(order.pk, result.triage_score, note)
+        telemed_services.set_triage(
+            order.pk, result.triage_score, note, priority=PRIORITY_OF.get(result.priority)
+        )
         _observations(rec, result)
     return rec
 
 
 def _triage_note(result: preread.PreRead) -> str:
-    parts = [f"预判读（草稿）：{result.priority}"]
+    parts = [f"预判读（草稿）：{PRIORITY_ZH[result.priority]}"]
     if result.heart_rate_bpm is not None:
         parts.append(f"心率 {result.heart_rate_bpm:.0f} 次/分")
-    parts += [s["code"] for s in result.statements]
+    parts += [preread.statement_name(s["code"]) for s in result.statements]
     return "；".join(parts)
 
 
+PRIORITY_ZH = {"routine": "常规", "urgent": "异常", "critical": "危急"}
+
+
 def _observations(rec: EcgRecording, result: preread.PreRead) -> list[Observation]:
+    """The pre-read's findings as Observations (source pre_read) on the order, each checked
+    against the critical-value rules so a critical ECG reaches the requester at once."""
     order = rec.order
     observed_at = rec.acquired_at or rec.analysed_at
     common = {
@@ -140,44 +147,56 @@ def _observations(rec: EcgRecording, result: preread.PreRead) -> list[Observatio
         "institution_id": order.requesting_institution_id,
     }
     rows = []
-    if result.heart_rate_bpm is not None:
-        hr = result.heart_rate_bpm
-        flag = Flag.LOW if hr < preread.BRADY_BPM else Flag.HIGH if hr > preread.TACHY_BPM else ""
+    hr = result.heart_rate_bpm
+    if hr is not None:
+        low, high = preread.BRADY_BPM, preread.TACHY_BPM
+        flag = Flag.LOW if hr < low else Flag.HIGH if hr > high else Flag.NORMAL
         rows.append(
             Observation.objects.create(
-                code="ECG:HR",
-                name="心率（心电图预判读）",
-                value=Decimal(f"{hr:.1f}"),
-                unit="/min",
-                reference_low=Decimal(int(preread.BRADY_BPM)),
-                reference_high=Decimal(int(preread.TACHY_BPM)),
-                flag=flag or Flag.NORMAL,
-                **common,
+                code="ECG:HR", name="心率（心电图预判读）", value=Decimal(f"{hr:.1f}"),
+                unit="/min", reference_low=Decimal(int(low)), reference_high=Decimal(int(high)),
+                flag=flag, **common,
             )
-        )
+        )  # fmt: skip
+    m = result.measurements or {}
+    for key, name in (("pr_ms", "PR间期"), ("qrs_ms", "QRS时限"), ("qt_ms", "QT间期"),
+                      ("qtc_bazett_ms", "QTc（Bazett）"), ("qtc_fridericia_ms", "QTc（Fridericia）")):  # fmt: skip
+        if m.get(key) is not None:
+            rows.append(
+                Observation.objects.create(
+                    code=f"ECG:{key.upper().removesuffix('_MS')}", name=f"{name}（预判读）",
+                    value=Decimal(f"{m[key]:.0f}"), unit="ms", flag=Flag.NORMAL, **common,
+                )
+            )  # fmt: skip
+    codes = result.codes()
+    findings: list[tuple[str, str, Decimal | None, str]] = []
     for statement in result.statements:
-        name, code = FINDINGS.get(statement["code"], (statement["code"], ""))
-        if not code:
+        code = statement["code"]
+        if code in NORMAL_STATEMENTS:
             continue
-        value = (
-            result.longest_gap_s
-            if statement["code"] in ("LONG_PAUSE", "ASYSTOLE", "PAUSE")
-            else None
-        )
+        obs_code = OBSERVATION_CODES.get(code, f"ECG:{code}")
+        value, unit = None, ""
+        if code == "PAUSE":
+            value, unit = Decimal(f"{result.longest_gap_s:.3f}"), "s"
+            if result.longest_gap_s > preread.LONG_PAUSE_S:
+                obs_code = "ECG:LONG_PAUSE"
+        findings.append((obs_code, preread.statement_name(code), value, unit,
+                         f"置信度 {statement['confidence']:.2f}"))  # fmt: skip
+    if "AFIB" in codes and hr is not None and hr > preread.AF_RVR_BPM:
+        findings.append(("ECG:AFIB_RVR", "心房颤动伴快速心室率", None, "", ""))
+    for obs_code, name, value, unit, text in findings:
         rows.append(
             Observation.objects.create(
-                code=code,
-                name=name,
-                value=Decimal(f"{value:.3f}") if value is not None else None,
-                value_text="" if value is not None else f"置信度 {statement['confidence']:.2f}",
-                unit="s" if value is not None else "",
-                flag=Flag.ABNORMAL,
-                **common,
+                code=obs_code, name=name, value=value, value_text="" if value is not None else text,
+                unit=unit, flag=Flag.ABNORMAL, **common,
             )
-        )
+        )  # fmt: skip
     for obs in rows:
         critical.check(obs, notify=order.requested_by, order=order)
     return rows
+
+
+NORMAL_STATEMENTS = {"SR"}
 
 
 def _aware(when):

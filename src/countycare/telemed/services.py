@@ -40,6 +40,7 @@ from countycare.telemed import critical, vitals
 from countycare.telemed import policy as telemed_policy
 from countycare.telemed.models import (
     HELD_STATES,
+    PRIORITY_RANK,
     ExamOrder,
     Observation,
     ObservationSource,
@@ -744,10 +745,16 @@ def auto_return(order_id: int, reason: str) -> ExamOrder | None:
     return order
 
 
-def set_triage(order_id: int, score: float, note: str = "") -> None:
+def set_triage(order_id: int, score: float, note: str = "", *, priority: str | None = None) -> None:
     """The plug-in point for automatic pre-reads (the ECG app): a higher score is read
-    sooner within the same priority."""
+    sooner within the same priority. ``priority`` (e.g. stat for a critical ECG) raises the
+    order's priority and never lowers what the requester chose (one conditional UPDATE)."""
     ExamOrder.objects.filter(pk=order_id).update(triage_score=float(score), triage_note=note[:200])
+    if priority is not None:
+        rank = PRIORITY_RANK[priority]
+        ExamOrder.objects.filter(pk=order_id, priority_rank__gt=rank).update(
+            priority=priority, priority_rank=rank
+        )
 
 
 # --- reports ----------------------------------------------------------------------------------
