@@ -17,6 +17,7 @@ urlpatterns = [
     path("residents/", include("countycare.residents.urls")),
     path("telemed/", include("countycare.telemed.urls")),
     path("lab/", include("countycare.lab.urls")),
+    path("ecg/", include("countycare.ecg.urls")),
     path("imaging/", include("countycare.imaging.urls")),
     path("referrals/", include("countycare.referrals.urls")),
     path("familydoctor/", include("countycare.familydoctor.urls")),

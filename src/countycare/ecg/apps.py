@@ -14,4 +14,13 @@ class EcgConfig(AppConfig):
         register_detector(detect_ecg)
 
         # The readers' scoping rule for recordings, and the pre-read of every new ECG upload.
-        from countycare.ecg import scoping_rules, signals  # noqa: F401
+        # The viewer and the draft pre-read on the reading page, the order page and the PDF.
+        from countycare.ecg import panel, scoping_rules, signals  # noqa: F401
+        from countycare.telemed import panels
+
+        panels.register(
+            panels.Panel(
+                name="ecg.viewer", template="ecg/panel.html", context=panel.context,
+                places=("read", "order", "pdf"), order=10,
+            )
+        )  # fmt: skip
