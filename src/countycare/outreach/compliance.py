@@ -518,38 +518,49 @@ def all_findings(root, year: int, as_of: dt.date | None = None) -> list[Finding]
                     row["place"].pk,
                 )
             )
+    # One finding per place, listing its months / weeks (a page of one line per month is
+    # unreadable).
+    missing_months: dict[int, list] = defaultdict(list)
     for row in elderly_care_rows(root, start, min(end, as_of), as_of):
         if row["complete"] and not row["met"]:
-            findings.append(
-                Finding(
-                    "OUT-03",
-                    BREACH,
-                    row["place"].name,
-                    _("%(place)s: no health visit in %(month)s.")
-                    % {"place": row["place"].name, "month": row["month"]},
-                    row["place"].pk,
-                )
+            missing_months[row["place"].pk].append(row)
+    for rows in missing_months.values():
+        place = rows[0]["place"]
+        findings.append(
+            Finding(
+                "OUT-03",
+                BREACH,
+                place.name,
+                _("%(place)s: no health visit in %(months)s.")
+                % {"place": place.name, "months": ", ".join(r["month"] for r in rows)},
+                place.pk,
             )
+        )
+    short_weeks: dict[int, list] = defaultdict(list)
     for row in village_circuit_rows(root, start, min(end, as_of), as_of):
         if row["complete"] and not row["met"]:
-            findings.append(
-                Finding(
-                    "OUT-04",
-                    BREACH,
-                    row["place"].name,
-                    _(
-                        "%(place)s, %(week)s: %(done)s of %(need)s circuit visits of half a day "
-                        "with the full team."
-                    )
-                    % {
-                        "place": row["place"].name,
-                        "week": row["week"],
-                        "done": row["done"],
-                        "need": row["required"],
-                    },
-                    row["place"].pk,
+            short_weeks[row["place"].pk].append(row)
+    for rows in short_weeks.values():
+        place = rows[0]["place"]
+        findings.append(
+            Finding(
+                "OUT-04",
+                BREACH,
+                place.name,
+                _(
+                    "%(place)s: %(count)s week(s) with fewer than %(need)s circuit visits of half "
+                    "a day with the full team: %(weeks)s"
                 )
+                % {
+                    "place": place.name,
+                    "count": len(rows),
+                    "need": rows[0]["required"],
+                    "weeks": ", ".join(f"{r['week']} ({r['done']})" for r in rows[:12])
+                    + (" …" if len(rows) > 12 else ""),
+                },
+                place.pk,
             )
+        )
     order = {BREACH: 0, WARNING: 1}
     return sorted(findings, key=lambda f: (order[f.level], f.rule, f.subject))
 

@@ -115,6 +115,8 @@ class Window:
     label: str
     planned: list[dt.date] = field(default_factory=list)
     busy: set[dt.date] = field(default_factory=set)  # days the place already has a visit
+    counts_from: dt.date | None = None  # visits done in [counts_from, counts_until] count
+    counts_until: dt.date | None = None
 
     @property
     def remaining(self) -> int:
@@ -169,25 +171,39 @@ def build_windows(
                 need = per_month if inside * 2 >= (last - first).days + 1 else 0
                 windows.append(Window(place, m_start, m_end, need, f"{first:%Y-%m}"))
     else:
+        # OUT-02: the year's visits spread over equal parts of the year (2 a year: one each
+        # half), each part due when at least half of it lies in the period.
         per_year = int(org_policy.value(policy.SERVICE_POINT_VISITS_PER_YEAR))
         for place in places:
             for year in range(start.year, end.year + 1):
-                y_start, y_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-                w_start, w_end = max(start, y_start), min(end, y_end)
-                # Spread over the year: by the period's end, its share of the year's visits.
-                share = ((w_end - y_start).days + 1) / ((y_end - y_start).days + 1)
-                need = math.ceil(per_year * share - 1e-9)
-                windows.append(Window(place, w_start, w_end, need, str(year)))
+                for part in range(per_year):
+                    p_start = dt.date(year, 1 + 12 * part // per_year, 1)
+                    next_month = 1 + 12 * (part + 1) // per_year
+                    p_end = (
+                        dt.date(year, next_month, 1) - dt.timedelta(days=1)
+                        if next_month <= 12
+                        else dt.date(year, 12, 31)
+                    )
+                    w_start, w_end = max(start, p_start), min(end, p_end)
+                    if w_end < w_start:
+                        continue
+                    inside = (w_end - w_start).days + 1
+                    need = 1 if inside * 2 >= (p_end - p_start).days + 1 else 0
+                    windows.append(
+                        Window(
+                            place,
+                            w_start,
+                            w_end,
+                            need,
+                            f"{year} {part + 1}/{per_year}",
+                            counts_from=p_start,
+                            counts_until=p_end,
+                        )
+                    )
     for window in windows:
-        done = [
-            d
-            for d in kept.get(window.place.pk, [])
-            if (
-                window.start <= d <= window.end
-                if team.kind != TeamKind.SERVICE_POINT
-                else d.year == window.start.year
-            )
-        ]
+        low = window.counts_from or window.start
+        high = window.counts_until or window.end
+        done = [d for d in kept.get(window.place.pk, []) if low <= d <= high]
         window.required = max(0, window.required - len(done))
         window.busy = set(kept.get(window.place.pk, []))
     return [w for w in windows if w.required > 0]
@@ -386,6 +402,11 @@ def generate_schedule(*, actor, team: CircuitTeam, start: dt.date, end: dt.date)
         raise ValidationError(_("The end date is before the start date."), field="end")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
         raise ValidationError(_("Plan at most a year at a time."), field="end")
+    return store_schedule(actor=actor, team=team, start=start, end=end)
+
+
+def store_schedule(*, actor, team: CircuitTeam, start: dt.date, end: dt.date) -> CircuitSchedule:
+    """Plan and store without the permission check (the demo and periodic planning)."""
     result = plan(team, start, end)
     with transaction.atomic():
         CircuitTeam.objects.select_for_update().filter(pk=team.pk).first()

@@ -266,7 +266,7 @@ def apply_run(*, actor, run: SitingRun, on: dt.date | None = None) -> list[Servi
             inst, _created = Institution.objects.update_or_create(
                 code=f"{code}-CSP",
                 defaults={
-                    "name": f"{village.area_name or village.short_name}巡诊服务点",
+                    "name": f"{village.area_name or village.short_name}巡回医疗服务点",
                     "short_name": f"{village.area_name or village.short_name}服务点",
                     "area_name": village.area_name,
                     "type": InstitutionType.CIRCUIT_SERVICE_POINT,
