@@ -261,10 +261,10 @@ def _appointment_for_update(actor, appointment_id) -> Appointment:
     return found
 
 
-def _set_status(appointment: Appointment, to: str, actor, reason: str = "") -> None:
+def _set_status(appointment: Appointment, to: str, actor, reason: str = "", now=None) -> None:
     frm = appointment.status
     appointment.status = to
-    appointment.status_changed_at = timezone.now()
+    appointment.status_changed_at = now or timezone.now()
     appointment.status_reason = reason[:300]
     appointment.save(update_fields=["status", "status_changed_at", "status_reason"])
     audit.log("update", actor=actor, obj=appointment, detail={"from": frm, "to": to})
@@ -323,18 +323,18 @@ def mark_no_show(actor, appointment_id, *, now: dt.datetime | None = None) -> Ap
             % {"n": grace},
             code="too_early",
         )
-    _set_status(appointment, A.NO_SHOW, actor)
+    _set_status(appointment, A.NO_SHOW, actor, now=now)
     return appointment
 
 
-def release_for_referral(referral: Referral, actor, reason: str) -> None:
+def release_for_referral(referral: Referral, actor, reason: str, *, now=None) -> None:
     """A cancelled referral frees its booked slot (inside the referral's transaction)."""
     appointment = Appointment.objects.select_for_update().filter(pk=referral.appointment_id).first()
     if appointment is not None and appointment.status == A.BOOKED:
-        _set_status(appointment, A.CANCELLED, actor, reason)
+        _set_status(appointment, A.CANCELLED, actor, reason, now=now)
 
 
-def attended_for_referral(referral: Referral, actor) -> None:
+def attended_for_referral(referral: Referral, actor, *, now=None) -> None:
     appointment = Appointment.objects.select_for_update().filter(pk=referral.appointment_id).first()
     if appointment is not None and appointment.status in (A.BOOKED, A.NO_SHOW):
-        _set_status(appointment, A.ATTENDED, actor)
+        _set_status(appointment, A.ATTENDED, actor, now=now)

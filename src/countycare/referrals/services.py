@@ -204,13 +204,15 @@ def new_number(now=None) -> str:
     return f"RF{now:%y%m%d}{secrets.token_hex(4).upper()}"
 
 
-def _notify(referral: Referral, institution: Institution | None, message: str, *, recipient=None):
+def _notify(
+    referral: Referral, institution: Institution | None, message: str, *, recipient=None, now=None
+) -> None:
     Notification.objects.create(
         referral=referral,
         institution=institution,
         recipient=recipient,
         message=message[:300],
-        created_at=timezone.now(),
+        created_at=now or timezone.now(),
     )
 
 
@@ -463,15 +465,23 @@ def refer_up(
         if emergency
         else _("New upward referral: %(resident)s, %(diagnosis)s → %(department)s")
     ) % {"resident": resident.name, "diagnosis": name, "department": dept.name}
-    _notify(referral, dept.institution, message)
+    _notify(referral, dept.institution, message, now=now)
     return referral
 
 
+def is_receiver(actor, referral: Referral) -> bool:
+    """The receiving side: RECEIVE_REFERRAL through a role at the receiving institution (or
+    above it); for a downward referral also the family doctors there (FOLLOW_UP), who take
+    the patient over."""
+    if referral.to_institution is None:
+        return False
+    if acts_for(actor, referral.to_institution, Perm.RECEIVE_REFERRAL):
+        return True
+    return referral.direction == D.DOWN and acts_for(actor, referral.to_institution, Perm.FOLLOW_UP)
+
+
 def _receiving(actor, referral: Referral) -> None:
-    """The receiving side acts: RECEIVE_REFERRAL through a role at the receiving institution."""
-    if referral.to_institution is None or not acts_for(
-        actor, referral.to_institution, Perm.RECEIVE_REFERRAL
-    ):
+    if not is_receiver(actor, referral):
         raise PermissionDenied(_("Only the receiving institution answers this referral."))
 
 
@@ -493,18 +503,19 @@ def accept(
     bed: str = "",
     admission_on: dt.date | str | None = None,
     reason: str = "",
+    now: dt.datetime | None = None,
 ) -> Referral:
     """The receiving side accepts: an upward referral with an appointment (a slot, booked for
     the resident) or a bed (ward/bed and admission date); a downward one takes the patient
     over (the care plan goes to the family doctor's list)."""
     referral = _referral_for_update(actor, referral_id)
-    _require(actor, Perm.RECEIVE_REFERRAL)
     _receiving(actor, referral)
     if referral.direction == D.OUT:
         raise IllegalTransition(_("An out-of-county referral is approved, not accepted."))
     if (referral.status, S.ACCEPTED) not in TRANSITIONS[referral.direction]:
         _move(referral, S.ACCEPTED, actor)  # raises the clear IllegalTransition
-    fields: dict[str, Any] = {"handled_by": actor, "answered_at": timezone.now()}
+    now = now or timezone.now()
+    fields: dict[str, Any] = {"handled_by": actor, "answered_at": now}
     if referral.direction == D.DOWN:
         fields["accept_mode"] = AcceptMode.FOLLOW_UP
     elif mode == AcceptMode.APPOINTMENT:
@@ -513,7 +524,7 @@ def accept(
         if slot is None:
             raise ValidationError(_("Choose the appointment slot."), code="required", field="slot")
         appointment = appointments.book(
-            actor, slot=slot, resident=referral.resident_id, referral=referral
+            actor, slot=slot, resident=referral.resident_id, referral=referral, now=now
         )
         fields.update(accept_mode=AcceptMode.APPOINTMENT, appointment=appointment)
     elif mode == AcceptMode.BED:
@@ -524,7 +535,7 @@ def accept(
             raise ValidationError(
                 _("Enter the admission date."), code="required", field="admission_on"
             )
-        if day < timezone.localdate():
+        if day < timezone.localdate(now):
             raise ValidationError(
                 _("The admission date cannot be in the past."), code="past", field="admission_on"
             )
@@ -537,7 +548,7 @@ def accept(
         raise ValidationError(
             _("Accept with an appointment or a bed."), code="invalid_choice", field="mode"
         )
-    _move(referral, S.ACCEPTED, actor, reason=_text(reason, "reason", 500), **fields)
+    _move(referral, S.ACCEPTED, actor, reason=_text(reason, "reason", 500), now=now, **fields)
     if referral.direction == D.DOWN:
         message = _("%(institution)s took over %(resident)s; the care plan is on its list.")
     elif referral.accept_mode == AcceptMode.BED:
@@ -560,74 +571,86 @@ def accept(
             else "",
         },
         recipient=referral.referred_by,
+        now=now,
     )
     return referral
 
 
 @transaction.atomic
-def decline(actor, referral_id, *, reason: str) -> Referral:
+def decline(actor, referral_id, *, reason: str, now: dt.datetime | None = None) -> Referral:
     """Decline with a reason the referring doctor reads (REF-01)."""
     referral = _referral_for_update(actor, referral_id)
     reason = _text(reason, "reason", 500, required=True)
     if referral.direction == D.OUT:
         _approver(actor, referral)
     else:
-        _require(actor, Perm.RECEIVE_REFERRAL)
         _receiving(actor, referral)
-    _move(referral, S.DECLINED, actor, reason=reason, handled_by=actor,
-          answered_at=timezone.now(), status_reason=reason)  # fmt: skip
+    now = now or timezone.now()
+    _move(referral, S.DECLINED, actor, reason=reason, now=now, handled_by=actor,
+          answered_at=now, status_reason=reason)  # fmt: skip
     _notify(
         referral,
         referral.from_institution,
         _("Referral of %(resident)s declined: %(reason)s")
         % {"resident": referral.resident.name, "reason": reason},
         recipient=referral.referred_by,
+        now=now,
     )
     return referral
 
 
 @transaction.atomic
-def cancel(actor, referral_id, *, reason: str) -> Referral:
+def cancel(actor, referral_id, *, reason: str, now: dt.datetime | None = None) -> Referral:
     """The referring side withdraws a referral (and its appointment)."""
     referral = _referral_for_update(actor, referral_id)
     reason = _text(reason, "reason", 500, required=True)
     _referring(actor, referral)
-    _move(referral, S.CANCELLED, actor, reason=reason, status_reason=reason)
+    now = now or timezone.now()
+    _move(referral, S.CANCELLED, actor, reason=reason, now=now, status_reason=reason)
     if referral.appointment_id:
         from countycare.referrals import appointments
 
-        appointments.release_for_referral(referral, actor, reason)
+        appointments.release_for_referral(referral, actor, reason, now=now)
     if referral.to_institution_id:
         _notify(
             referral,
             referral.to_institution,
             _("Referral of %(resident)s withdrawn: %(reason)s")
             % {"resident": referral.resident.name, "reason": reason},
+            now=now,
         )
     return referral
 
 
 @transaction.atomic
-def arrive(actor, referral_id, *, at: dt.datetime | None = None) -> Referral:
+def arrive(
+    actor, referral_id, *, at: dt.datetime | None = None, now: dt.datetime | None = None
+) -> Referral:
     """The patient arrived at the receiving institution."""
     referral = _referral_for_update(actor, referral_id)
-    _require(actor, Perm.RECEIVE_REFERRAL)
     _receiving(actor, referral)
-    now = timezone.now()
+    now = now or timezone.now()
     at = at or now
     if at > now + dt.timedelta(minutes=10):
         raise ValidationError(_("The time cannot be in the future."), code="future", field="at")
-    _move(referral, S.ARRIVED, actor, arrived_at=at)
+    if at < (referral.answered_at or referral.requested_at):
+        raise ValidationError(
+            _("The patient cannot arrive before the referral was answered."),
+            code="too_early",
+            field="at",
+        )
+    _move(referral, S.ARRIVED, actor, now=at, arrived_at=at)
     if referral.appointment_id:
         from countycare.referrals import appointments
 
-        appointments.attended_for_referral(referral, actor)
+        appointments.attended_for_referral(referral, actor, now=at)
     _notify(
         referral,
         referral.from_institution,
         _("%(resident)s arrived at %(institution)s.")
         % {"resident": referral.resident.name, "institution": referral.to_institution},
         recipient=referral.referred_by,
+        now=at,
     )
     return referral
 
@@ -658,7 +681,7 @@ def _care_plan_fields(data: dict[str, Any] | None, *, start: dt.date) -> dict[st
             )
     if review is None:
         review = start + dt.timedelta(days=int(policy.value(referral_policy.DOWN_REVIEW_DAYS)))
-    if review < timezone.localdate():
+    if review < start:
         raise ValidationError(
             _("The next review cannot be in the past."), code="past", field="next_review_on"
         )
@@ -760,6 +783,7 @@ def refer_down(
             "day": plan["next_review_on"],
         },
         recipient=doctor,
+        now=now,
     )
     return referral
 
@@ -772,17 +796,22 @@ def discharge(
     at: dt.datetime | None = None,
     note: str = "",
     down: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[Referral, Referral | None]:
     """Discharge an arrived upward referral; with ``down`` (to_institution, reason, care_plan)
     refer the patient down in the same transaction."""
     referral = _referral_for_update(actor, referral_id)
     _require(actor, Perm.RECEIVE_REFERRAL)
     _receiving(actor, referral)
-    now = timezone.now()
+    now = now or timezone.now()
     at = at or now
     if at > now + dt.timedelta(minutes=10):
         raise ValidationError(_("The time cannot be in the future."), code="future", field="at")
-    _move(referral, S.DISCHARGED, actor, reason=_text(note, "note", 500), discharged_at=at)
+    if referral.arrived_at and at < referral.arrived_at:
+        raise ValidationError(
+            _("The discharge cannot be before the arrival."), code="too_early", field="at"
+        )
+    _move(referral, S.DISCHARGED, actor, reason=_text(note, "note", 500), now=at, discharged_at=at)
     child = None
     if down:
         child = refer_down(
@@ -793,6 +822,7 @@ def discharge(
             diagnosis_code=down.get("diagnosis_code", ""),
             diagnosis_name=down.get("diagnosis_name", ""),
             care_plan=down.get("care_plan"),
+            now=at,
         )
     _notify(
         referral,
@@ -800,6 +830,7 @@ def discharge(
         _("%(resident)s discharged from %(institution)s.")
         % {"resident": referral.resident.name, "institution": referral.to_institution},
         recipient=referral.referred_by,
+        now=at,
     )
     return referral, child
 
@@ -853,6 +884,7 @@ def refer_out(
         community,
         _("Out-of-county referral to approve: %(resident)s → %(destination)s")
         % {"resident": person.name, "destination": referral.destination},
+        now=now,
     )
     return referral
 
@@ -874,17 +906,19 @@ def _approver(actor, referral: Referral) -> None:
 
 
 @transaction.atomic
-def approve(actor, referral_id, *, reason: str = "") -> Referral:
+def approve(actor, referral_id, *, reason: str = "", now: dt.datetime | None = None) -> Referral:
     referral = _referral_for_update(actor, referral_id)
     _approver(actor, referral)
-    _move(referral, S.APPROVED, actor, reason=_text(reason, "reason", 500),
-          handled_by=actor, answered_at=timezone.now())  # fmt: skip
+    now = now or timezone.now()
+    _move(referral, S.APPROVED, actor, reason=_text(reason, "reason", 500), now=now,
+          handled_by=actor, answered_at=now)  # fmt: skip
     _notify(
         referral,
         referral.from_institution,
         _("Out-of-county referral of %(resident)s approved.")
         % {"resident": referral.resident.name},
         recipient=referral.referred_by,
+        now=now,
     )
     return referral
 

@@ -268,9 +268,7 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if referral is None:
         raise Http404
     audit.log(audit.Action.READ, actor=user, obj=referral)
-    receiving = referral.to_institution is not None and services.acts_for(
-        user, referral.to_institution, Perm.RECEIVE_REFERRAL
-    )
+    receiving = services.is_receiver(user, referral)
     referring = referral.referred_by_id == user.pk or services.acts_for(
         user,
         referral.from_institution,
