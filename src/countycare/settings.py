@@ -239,6 +239,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set where several models call their field "status".
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "countycare.telemed.models.OrderStatus",
+        "ReferralStatusEnum": "countycare.referrals.models.ReferralStatus",
+        "AppointmentStatusEnum": "countycare.referrals.models.AppointmentStatus",
+        "AcceptModeEnum": "countycare.referrals.models.AcceptMode",
+    },
 }
 
 # --- Background jobs ------------------------------------------------------------------------

@@ -222,11 +222,16 @@ def test_volume_follows_the_villages_and_their_doctors():
 
 
 def test_what_happens_depends_on_the_seed_not_the_hour(week):
-    """Times are counted back from now; the states, services and readers are the seed's."""
+    """Times are counted back from now; the states, services and readers are the seed's.
+
+    The three moments share the local date: who is drawn is weighted by age, and a
+    resident's birthday between two dates rightly changes the draw."""
     _summary, now = week
     centers = list(SharedCenter.objects.all())
+    local = timezone.localtime(now)
+    moments = [local.replace(hour=h, minute=m) for h, m in ((0, 3), (9, 17), (23, 41))]
     outcomes = []
-    for at in (now, now - dt.timedelta(hours=9, minutes=17), now + dt.timedelta(days=3, hours=5)):
+    for at in [now, *moments]:
         traffic = demo_telemed.simulate(SEED, demo_telemed._world(centers, at))
         traffic.rows()
         outcomes.append(
@@ -235,7 +240,7 @@ def test_what_happens_depends_on_the_seed_not_the_hour(week):
                 for d in traffic.orders
             )
         )
-    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert outcomes[0] == outcomes[1] == outcomes[2] == outcomes[3]
     assert Counter(o[2] for o in outcomes[0]) == Counter(
         ExamOrder.objects.values_list("status", flat=True)
     )

@@ -12,6 +12,8 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -221,6 +223,12 @@ class DispatchViewSet(
 class ComplianceViewSet(viewsets.ViewSet):
     """Breaches and warnings of the user's area for a year (``?year=``)."""
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("year", int, description="Calendar year (default: this year)")
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def list(self, request):
         if not selectors.can_view_reports(request.user):
             raise PermissionDenied()

@@ -24,6 +24,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
@@ -49,8 +50,8 @@ from countycare.referrals.serializers import (
     FiguresFilter,
     NotificationReadSerializer,
     NotificationSerializer,
-    OptionalReasonSerializer,
-    ReasonSerializer,
+    ReferralOptionalReasonSerializer,
+    ReferralReasonSerializer,
     ReferralCreateSerializer,
     ReferralDetailSerializer,
     ReferralFilter,
@@ -277,26 +278,26 @@ class ReferralViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary=gettext_lazy("Decline with a reason"),
         parameters=[IDEMPOTENCY_KEY],
-        request=ReasonSerializer,
+        request=ReferralReasonSerializer,
         responses={200: ReferralDetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
         return self._move(
-            request, pk, "decline", ReasonSerializer,
+            request, pk, "decline", ReferralReasonSerializer,
             lambda d: services.decline(request.user, pk, reason=d["reason"]),
         )  # fmt: skip
 
     @extend_schema(
         summary=gettext_lazy("Withdraw (the referring side), with a reason"),
         parameters=[IDEMPOTENCY_KEY],
-        request=ReasonSerializer,
+        request=ReferralReasonSerializer,
         responses={200: ReferralDetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         return self._move(
-            request, pk, "cancel", ReasonSerializer,
+            request, pk, "cancel", ReferralReasonSerializer,
             lambda d: services.cancel(request.user, pk, reason=d["reason"]),
         )  # fmt: skip
 
@@ -331,13 +332,13 @@ class ReferralViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary=gettext_lazy("Approve an out-of-county referral"),
         parameters=[IDEMPOTENCY_KEY],
-        request=OptionalReasonSerializer,
+        request=ReferralOptionalReasonSerializer,
         responses={200: ReferralDetailSerializer},
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         return self._move(
-            request, pk, "approve", OptionalReasonSerializer,
+            request, pk, "approve", ReferralOptionalReasonSerializer,
             lambda d: services.approve(request.user, pk, reason=d.get("reason", "")),
         )  # fmt: skip
 
@@ -405,7 +406,10 @@ class DepartmentViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
 class CatalogViewSet(Mixin, viewsets.ViewSet):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(summary=gettext_lazy("Disease catalogs by level with their entries"))
+    @extend_schema(
+        summary=gettext_lazy("Disease catalogs by level with their entries"),
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def list(self, request):
         counts = dict(
             CatalogEntry.objects.values_list("catalog__level")
@@ -437,6 +441,8 @@ class CatalogViewSet(Mixin, viewsets.ViewSet):
             "with `rows` naming each row and field, and nothing changes."
         ),
         parameters=[IDEMPOTENCY_KEY],
+        request={"multipart/form-data": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=False, methods=["post"])
     def upload(self, request):
@@ -534,12 +540,12 @@ class AppointmentViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary=gettext_lazy("Cancel an appointment (the slot is free again)"),
         parameters=[IDEMPOTENCY_KEY],
-        request=ReasonSerializer,
+        request=ReferralReasonSerializer,
         responses={200: AppointmentSerializer},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        reason = _parse(ReasonSerializer, request.data)["reason"]
+        reason = _parse(ReferralReasonSerializer, request.data)["reason"]
         return self._act(
             request, pk, "cancel", lambda: appointments.cancel(request.user, pk, reason=reason)
         )
@@ -579,7 +585,9 @@ class NotificationViewSet(Mixin, viewsets.ViewSet):
         return Response(NotificationSerializer(rows, many=True).data)
 
     @extend_schema(
-        summary=gettext_lazy("Mark notifications read"), request=NotificationReadSerializer
+        summary=gettext_lazy("Mark notifications read"),
+        request=NotificationReadSerializer,
+        responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=False, methods=["post"])
     def read(self, request):

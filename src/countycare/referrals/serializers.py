@@ -36,7 +36,7 @@ class DepartmentSerializer(serializers.ModelSerializer):
         fields = ["id", "institution", "institution_name", "name", "takes_referrals", "beds"]
 
 
-class TransitionSerializer(serializers.ModelSerializer):
+class ReferralTransitionSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.get_full_name", default="", read_only=True)
 
     class Meta:
@@ -94,7 +94,7 @@ class ReferralSerializer(serializers.ModelSerializer):
 
 
 class ReferralDetailSerializer(ReferralSerializer):
-    transitions = TransitionSerializer(many=True, read_only=True)
+    transitions = ReferralTransitionSerializer(many=True, read_only=True)
     care_plan = CarePlanSerializer(read_only=True, default=None)
     appointment = AppointmentSerializer(read_only=True, default=None)
     reports = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -110,7 +110,7 @@ class ReferralDetailSerializer(ReferralSerializer):
             "due_at", "overdue",
         ]  # fmt: skip
 
-    def get_due_at(self, obj):
+    def get_due_at(self, obj) -> str | None:
         from countycare.referrals.selectors import due_at
 
         due = due_at(obj)
@@ -170,11 +170,11 @@ class AcceptSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReferralReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class OptionalReasonSerializer(serializers.Serializer):
+class ReferralOptionalReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
