@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "countycare.referrals",
     "countycare.familydoctor",
     "countycare.outreach",
+    "countycare.clinical",
     "countycare.indicators",
     "countycare.demo",
 ]

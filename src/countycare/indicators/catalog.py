@@ -1,10 +1,12 @@
 """The indicators, each declared once (issue 9; KPI-, FD-, SHC-, WH-, OUT-, STD- rules).
 
 The national monitoring set for tight county medical communities (004 §3(三)6, 国卫办基层发
-〔2020〕12号) as far as the platform holds the data, and the seeds' own indicators. Visit,
-bed, insurance and satisfaction figures are not platform rows: they come from imported
-statistics (``imports.py``); referral, contract and circuit figures come from the apps that
-own them when those apps expose them — until then those ways are declared *pending*."""
+〔2020〕12号) as far as the platform holds the data, and the seeds' own indicators. Visit and
+insurance figures come from the encounters (clinical app: HIS exports, insurance settlement
+data), else from imported monthly statistics (``imports.py``), which also carry the bed-days,
+satisfaction surveys and new techniques the platform holds no rows for; referral, contract and
+circuit figures come from the apps that own them — a way whose app does not yet expose its
+figures is declared *pending*."""
 
 from __future__ import annotations
 
@@ -62,6 +64,25 @@ CIRCUITS = Source(
     "outreach", "巡诊", "circuit visits", has_data=s.any_rows("outreach.CircuitVisit")
 )
 DISPATCH = Source("outreach", "派驻", "dispatch", has_data=s.any_rows("outreach.Dispatch"))
+# Encounters (clinical app): HIS exports for the visits in the county, the insurance
+# settlement data for those outside it. Tried before the imported monthly statistics.
+ENCOUNTERS = s.encounter_source("就诊记录（HIS/医保结算）", "encounters (HIS / insurance settlement)",
+                                needs="visits")  # fmt: skip
+RESIDENT_ENCOUNTERS = s.encounter_source(
+    "居民就诊记录（含医保结算的县域外就诊）",
+    "residents' encounters (with out-of-county visits from insurance settlement)",
+    needs="residents_visits",
+    county_wide="out_of_county",
+)
+OUTPATIENT_ENCOUNTERS = s.encounter_source(
+    "门急诊就诊记录", "outpatient and emergency encounters", needs="outpatient"
+)
+GRASSROOTS_OUTPATIENT_ENCOUNTERS = s.encounter_source(
+    "基层门急诊就诊记录", "grassroots outpatient encounters", needs="grassroots_outpatient"
+)
+FUND_ENCOUNTERS = s.encounter_source(
+    "就诊记录的医保基金支付", "insurance fund paid per encounter", needs="fund_rows"
+)
 REFERRAL_FIGURES = s.app_figures("countycare.referrals.selectors", "figures")
 OUTREACH_FIGURES = s.app_figures("countycare.outreach.compliance", "figures")
 CONTRACT_FIGURES = s.app_figures("countycare.familydoctor.selectors", "figures")
@@ -79,6 +100,11 @@ ALL_VISITS = (M.OUTPATIENT_VISITS, M.INPATIENT_ADMISSIONS)
 declare(Indicator(
     "in_county_visit_rate", "县域内就诊率", "In-county visit rate", "KPI-01",
     ways=(Way(
+        (RESIDENT_ENCOUNTERS,),
+        numerator=s.encounters("residents_in_county"),
+        denominator=s.encounters("residents_visits"),
+        rows=s.encounter_rows("of"),
+    ), Way(
         (s.imported(M.OUTPATIENT_VISITS, M.OUT_OF_COUNTY_VISITS),),
         numerator=s.stat(*ALL_VISITS),
         denominator=s.stat(*ALL_VISITS, M.OUT_OF_COUNTY_VISITS),
@@ -86,12 +112,19 @@ declare(Indicator(
     ),),
     unit="%", group=NATIONAL, target=Target({"2025": 90}, "KPI-01"),
     levels=(*WHOLE, *TOWNSHIPS), weight=2, order=10,
-    note_zh="县域内医疗机构门急诊与住院人次 ÷（县域内 + 县域外就诊人次）",
-    note_en="Outpatient and inpatient visits in the county ÷ (in-county + out-of-county visits)",
+    note_zh="县域居民在县域内医疗机构的门急诊与住院人次 ÷ 县域居民全部就诊人次（县域内 + 县域外）；"
+            "按就诊当日的居住地归属",
+    note_en="The residents' outpatient and inpatient visits in the county ÷ all their visits (in and "
+            "out of the county), by where they lived on the day",
 ))
 declare(Indicator(
     "grassroots_visit_rate", "县域内基层就诊率", "Grassroots visit rate", "KPI-01",
     ways=(Way(
+        (ENCOUNTERS,),
+        numerator=s.encounters("grassroots_visits"),
+        denominator=s.encounters("visits"),
+        rows=s.encounter_rows("at", grassroots=True),
+    ), Way(
         (s.imported(M.OUTPATIENT_VISITS),),
         numerator=s.stat(*ALL_VISITS, types=GRASSROOTS_TYPES),
         denominator=s.stat(*ALL_VISITS),
@@ -99,13 +132,18 @@ declare(Indicator(
     ),),
     unit="%", group=NATIONAL, target=Target({"2025": 65}, "KPI-01"),
     levels=WHOLE, weight=2, order=20,
-    note_zh="基层医疗卫生机构就诊人次 ÷ 县域内就诊总人次",
-    note_en="Visits at grassroots institutions ÷ all visits in the county",
+    note_zh="基层医疗卫生机构（按就诊当日的机构类别）就诊人次 ÷ 县域内就诊总人次",
+    note_en="Visits at grassroots institutions (by their level on the day) ÷ all visits in the county",
 ))
 declare(Indicator(
     "grassroots_outpatient_share", "基层医疗卫生机构门急诊占比",
     "Grassroots share of outpatient and emergency visits", "KPI-02",
     ways=(Way(
+        (OUTPATIENT_ENCOUNTERS,),
+        numerator=s.encounters("grassroots_outpatient"),
+        denominator=s.encounters("outpatient"),
+        rows=s.encounter_rows("at", grassroots=True, outpatient=True),
+    ), Way(
         (s.imported(M.OUTPATIENT_VISITS),),
         numerator=s.stat(M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES),
         denominator=s.stat(M.OUTPATIENT_VISITS),
@@ -155,7 +193,9 @@ declare(Indicator(
 declare(Indicator(
     "grassroots_insurance_share", "县域内基层医疗卫生机构医保基金占比",
     "Grassroots share of the county's insurance fund", "KPI-02",
-    ways=(Way((s.imported(M.INSURANCE_FUND_YUAN),),
+    ways=(Way((FUND_ENCOUNTERS,),
+              numerator=s.encounters("grassroots_fund"), denominator=s.encounters("fund")),
+          Way((s.imported(M.INSURANCE_FUND_YUAN),),
               numerator=s.stat(M.INSURANCE_FUND_YUAN, types=GRASSROOTS_TYPES),
               denominator=s.stat(M.INSURANCE_FUND_YUAN),
               rows=s.stat_rows(M.INSURANCE_FUND_YUAN)),),
@@ -173,7 +213,11 @@ declare(Indicator(
 declare(Indicator(
     "tcm_share", "基层中医药（蒙医药）门急诊占比",
     "TCM/Mongolian medicine share of grassroots outpatient visits", "KPI-04",
-    ways=(Way((s.imported(M.TCM_VISITS),),
+    ways=(Way((GRASSROOTS_OUTPATIENT_ENCOUNTERS,),
+              numerator=s.encounters("grassroots_tcm_outpatient"),
+              denominator=s.encounters("grassroots_outpatient"),
+              rows=s.encounter_rows("at", grassroots=True, outpatient=True, tcm=True)),
+          Way((s.imported(M.TCM_VISITS),),
               numerator=s.stat(M.TCM_VISITS, types=GRASSROOTS_TYPES),
               denominator=s.stat(M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES),
               rows=s.stat_rows(M.TCM_VISITS, M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES)),),

@@ -13,9 +13,7 @@ Layout (a header row, English or Chinese column names; extra columns are ignored
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -23,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from countycare.core.tables import UnreadableTable, header_index, read_table
 from countycare.indicators.models import MONEY_METRICS, Metric
 from countycare.organizations.models import Institution
 
@@ -63,6 +62,7 @@ _MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})(?:[-/.月](\d{1,2})日?)?月?$")
 class Row:
     line: int
     institution_id: int
+    institution_type: str
     month: dt.date
     metric: str
     value: Decimal
@@ -87,30 +87,6 @@ def metric_aliases() -> dict[str, str]:
     return out
 
 
-def _read_table(name: str, content: bytes) -> list[list[str]]:
-    if name.lower().endswith((".xlsx", ".xlsm")) or content[:2] == b"PK":
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises several kinds for a broken file
-            raise ValueError(_("The Excel file cannot be read: %(e)s") % {"e": exc}) from exc
-        sheet = book.worksheets[0]
-        table = []
-        for values in sheet.iter_rows(values_only=True):
-            table.append(["" if v is None else v for v in values])
-        return table
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValueError(_("The file is neither UTF-8 nor GB18030 text, nor an Excel workbook."))
-    return list(csv.reader(io.StringIO(text)))
-
-
 def _month(value) -> dt.date | None:
     if isinstance(value, dt.datetime):
         value = value.date()
@@ -131,19 +107,15 @@ def parse(name: str, content: bytes) -> Parsed:
     if len(content) > MAX_BYTES:
         return Parsed([], [_("The file is larger than 20 MB; split it by year.")])
     try:
-        table = _read_table(name, content)
-    except ValueError as exc:
-        return Parsed([], [str(exc)])
-    table = [r for r in table if any(str(c).strip() for c in r)]
+        table = read_table(name, content)
+    except UnreadableTable as exc:
+        if exc.reason == "excel":
+            return Parsed([], [_("The Excel file cannot be read: %(e)s") % {"e": exc.detail}])
+        return Parsed([], [_("The file is neither UTF-8 nor GB18030 text, nor an Excel workbook.")])
     if not table:
         return Parsed([], [_("The file is empty.")])
-    header = [str(c).strip().lower() for c in table[0]]
-    index: dict[str, int] = {}
-    for key, names in COLUMNS.items():
-        for i, column in enumerate(header):
-            if column in names:
-                index[key] = i
-                break
+    header = table[0]
+    index = header_index(header, COLUMNS)
     missing = [COLUMNS[k][0] for k in COLUMNS if k not in index]
     if missing:
         return Parsed([], [
@@ -155,7 +127,12 @@ def parse(name: str, content: bytes) -> Parsed:
         for r in table[1:]
         if len(r) > index["institution_code"]
     }
-    institutions = dict(Institution.objects.filter(code__in=codes).values_list("code", "pk"))
+    institutions = {
+        code: (pk, type_)
+        for code, pk, type_ in Institution.objects.filter(code__in=codes).values_list(
+            "code", "pk", "type"
+        )
+    }
     aliases = metric_aliases()
     today = dt.date.today()
     rows: list[Row] = []
@@ -169,7 +146,7 @@ def parse(name: str, content: bytes) -> Parsed:
 
         problems = []
         code = str(cell("institution_code")).strip()
-        institution_id = institutions.get(code)
+        institution_id, institution_type = institutions.get(code, (None, ""))
         if not code:
             problems.append(_("the institution code is empty"))
         elif institution_id is None:
@@ -208,7 +185,14 @@ def parse(name: str, content: bytes) -> Parsed:
             else:
                 seen[key] = line
                 rows.append(
-                    Row(line, institution_id, month, metric, value.quantize(Decimal("0.01")))
+                    Row(
+                        line,
+                        institution_id,
+                        institution_type,
+                        month,
+                        metric,
+                        value.quantize(Decimal("0.01")),
+                    )
                 )
         if problems:
             errors.append(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from countycare.organizations.models import Institution
+from countycare.organizations.models import Institution, InstitutionType
 
 
 class Metric(models.TextChoices):
@@ -79,6 +79,12 @@ class ImportedStatistic(models.Model):
         related_name="imported_statistics",
     )
     month = models.DateField(_("month"), help_text=_("first day of the month"))
+    # The institution's type when the figure was first imported: an institution changing
+    # level (a township center upgraded to a hospital) keeps its earlier figures at the
+    # level they were reported at (grassroots or not).
+    institution_type = models.CharField(
+        _("institution type"), max_length=40, choices=InstitutionType.choices, blank=True
+    )
     metric = models.CharField(_("metric"), max_length=40, choices=Metric.choices)
     value = models.DecimalField(_("value"), max_digits=16, decimal_places=2)
     batch = models.ForeignKey(

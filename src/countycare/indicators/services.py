@@ -51,6 +51,7 @@ def import_statistics(*, user, file_name: str, content: bytes, source: str = "")
             [
                 ImportedStatistic(
                     institution_id=r.institution_id,
+                    institution_type=r.institution_type,
                     month=r.month,
                     metric=r.metric,
                     value=r.value,
@@ -61,6 +62,7 @@ def import_statistics(*, user, file_name: str, content: bytes, source: str = "")
             batch_size=2000,
             update_conflicts=True,
             unique_fields=["institution", "month", "metric"],
+            # Not the institution type: a figure keeps the level it was first reported at.
             update_fields=["value", "batch"],
         )
         audit.log(

@@ -55,7 +55,20 @@ def _handler(fields: tuple[str, ...]):
 _handlers: list = []
 
 
+def _encounters_changed(sender, days=(), **kwargs):
+    """Encounters are imported in bulk (no post_save): the clinical app's own signal."""
+    today = timezone.localdate()
+    if days and min(days) < today.replace(day=1):
+        from countycare.indicators.services import data_changed
+
+        data_changed(days)
+
+
 def connect() -> None:
+    if apps.is_installed("countycare.clinical"):
+        from countycare.clinical.services import encounters_changed
+
+        encounters_changed.connect(_encounters_changed, dispatch_uid="indicators:encounters")
     for label, fields in WATCHED:
         app_label, _name = label.split(".")
         if not apps.is_installed(f"countycare.{app_label}"):

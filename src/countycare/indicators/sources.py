@@ -42,9 +42,10 @@ def any_rows(model_label: str) -> Callable[[Ctx], bool]:
 def _statistics(ctx: Ctx, metrics: tuple[str, ...], types: tuple[str, ...] | None) -> QuerySet:
     from countycare.indicators.models import ImportedStatistic
 
-    return ImportedStatistic.objects.filter(
-        institution_id__in=ctx.subtree(types),
-        metric__in=metrics,
+    qs = ImportedStatistic.objects.filter(institution_id__in=ctx.subtree(), metric__in=metrics)
+    if types:  # the level the figure was reported at, not today's
+        qs = qs.filter(institution_type__in=types)
+    return qs.filter(
         month__gte=ctx.period.start,
         month__lt=ctx.period.end,
     )
@@ -342,3 +343,125 @@ def figure(get, *keys: str) -> Measure:
         return total
 
     return measure
+
+
+# --- Encounters (clinical.Encounter: HIS exports and insurance settlement data) --------------
+def _subtree_ids(ctx: Ctx) -> list[int]:
+    """The subtree's institution ids as a list (a few dozen below the county), so the
+    encounter query can use its (institution, date) and (residence, date) indexes."""
+    if "subtree_ids" not in ctx.memo:
+        ctx.memo["subtree_ids"] = list(ctx.subtree().values_list("pk", flat=True))
+    return ctx.memo["subtree_ids"]
+
+
+def _whole_tree(ctx: Ctx) -> bool:
+    """The subtree is every institution (the one root of the tree)."""
+    from countycare.organizations.models import Institution
+
+    if ctx.institution.parent_id is not None:
+        return False
+    return (
+        not Institution.objects.filter(parent__isnull=True).exclude(pk=ctx.institution.pk).exists()
+    )
+
+
+def encounter_figures(ctx: Ctx) -> dict:
+    """All the encounter counts the indicators need for the subtree and period, in one
+    aggregate query (memoised on ``ctx``). Two sides:
+
+    - *where it happened* (``at``): encounters at institutions of the subtree, by the level
+      the institution had on the day — grassroots visit rate and shares (KPI-01, KPI-02,
+      KPI-04), insurance fund (KPI-02);
+    - *who it was* (``of``): encounters of people living in the subtree on the day, in or
+      out of the county — the in-county visit rate (KPI-01).
+
+    At the top of the tree every institution and every residence is in the subtree, and the
+    query filters on the period alone."""
+    if "encounters" in ctx.memo:
+        return ctx.memo["encounters"]
+    from countycare.clinical.models import OUTPATIENT_KINDS, Encounter
+    from countycare.organizations.models import GRASSROOTS_TYPES
+
+    qs = Encounter.objects.filter(date__gte=ctx.period.start, date__lt=ctx.period.end)
+    if _whole_tree(ctx):
+        at, of = Q(institution__isnull=False), Q(residence__isnull=False)
+    else:
+        ids = _subtree_ids(ctx)
+        at, of = Q(institution_id__in=ids), Q(residence_id__in=ids)
+        qs = qs.filter(at | of)
+    grassroots = Q(institution_type__in=GRASSROOTS_TYPES)
+    outpatient = Q(kind__in=OUTPATIENT_KINDS)
+    figures = qs.aggregate(
+        rows=Count("pk"),
+        residents_visits=Count("pk", filter=of),
+        residents_in_county=Count("pk", filter=of & Q(institution__isnull=False)),
+        visits=Count("pk", filter=at),
+        grassroots_visits=Count("pk", filter=at & grassroots),
+        outpatient=Count("pk", filter=at & outpatient),
+        grassroots_outpatient=Count("pk", filter=at & grassroots & outpatient),
+        grassroots_tcm_outpatient=Count("pk", filter=at & grassroots & outpatient & Q(tcm=True)),
+        fund_rows=Count("fund_paid", filter=at),
+        fund=Sum("fund_paid", filter=at),
+        grassroots_fund=Sum("fund_paid", filter=at & grassroots),
+    )  # fmt: skip
+    ctx.memo["encounters"] = figures
+    return figures
+
+
+def encounters(key: str) -> Measure:
+    def measure(ctx: Ctx):
+        return encounter_figures(ctx)[key]
+
+    return measure
+
+
+def encounter_source(zh: str, en: str, *, needs: str = "rows", county_wide: str = "") -> Source:
+    """Encounters holding data for the subtree and period: ``needs`` is a key of
+    :func:`encounter_figures` that must be above 0. ``county_wide``: a further condition on
+    the period's encounters anywhere — ``out_of_county``: the period has out-of-county
+    encounters (insurance settlement data imported), without which an in-county rate would
+    read 100 % for want of knowing the visits outside."""
+
+    def check(ctx: Ctx) -> bool:
+        if not encounter_figures(ctx)[needs]:
+            return False
+        if county_wide == "out_of_county":
+            key = f"encounters_out_{ctx.period.code}"
+            if key not in ctx.memo:
+                from countycare.clinical.models import Encounter
+
+                ctx.memo[key] = Encounter.objects.filter(
+                    institution__isnull=True,
+                    date__gte=ctx.period.start,
+                    date__lt=ctx.period.end,
+                ).exists()
+            return ctx.memo[key]
+        return True
+
+    return Source("clinical", zh, en, has_data=check)
+
+
+def encounter_rows(
+    side: str, *, grassroots: bool = False, outpatient: bool = False, tcm: bool = False
+):
+    """The encounters behind a number (records: only through scoped())."""
+
+    def rows(ctx: Ctx) -> QuerySet:
+        from countycare.clinical.models import OUTPATIENT_KINDS, Encounter
+        from countycare.organizations.models import GRASSROOTS_TYPES
+
+        field = "institution_id" if side == "at" else "residence_id"
+        qs = Encounter.objects.filter(
+            **{f"{field}__in": ctx.subtree()},
+            date__gte=ctx.period.start,
+            date__lt=ctx.period.end,
+        )
+        if grassroots:
+            qs = qs.filter(institution_type__in=GRASSROOTS_TYPES)
+        if outpatient:
+            qs = qs.filter(kind__in=OUTPATIENT_KINDS)
+        if tcm:
+            qs = qs.filter(tcm=True)
+        return qs.select_related("institution", "residence").order_by("-date", "-pk")
+
+    return rows
