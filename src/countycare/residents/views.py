@@ -24,7 +24,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from countycare.core import audit, idempotency
+from countycare.core import audit, idempotency, resident_page
 from countycare.core import national_id as nid
 from countycare.core.decorators import login_required
 from countycare.core.errors import DomainError
@@ -228,6 +228,7 @@ def _detail_context(request: HttpRequest, resident: Resident) -> dict[str, Any]:
         "members": members,
         "key_populations": selectors.key_populations_of(resident),
         "timeline": for_resident(resident, user),
+        "sections": resident_page.sections_for(request, resident),
         "can_change": user.has_perm(f"countycare.{Perm.CHANGE_RESIDENT}"),
         "can_tag": user.has_perm(f"countycare.{Perm.TAG_RESIDENT}"),
         "can_reveal": user.has_perm(f"countycare.{Perm.VIEW_NATIONAL_ID}"),
