@@ -26,7 +26,8 @@ def test_analyze_json_keeps_going_after_a_bad_file_and_exits_1(tmp_path, capsys)
     assert [e["path"] for e in out] == [str(DATA / "1.hea"), str(broken),
                                         str(DATA / "hl7_example_aecg.xml")]  # fmt: skip
     good, bad, aecg = out
-    assert set(good) >= KEYS and "error" in bad and set(aecg) >= KEYS
+    assert set(good) == KEYS and set(aecg) == KEYS  # exactly the issue's keys
+    assert set(bad) == {"path", "error"} and "aECG" in bad["error"]
     assert good["format"] == "wfdb" and good["fs"] == 500 and len(good["leads"]) == 12
     assert good["quality"] == {"ok": True, "reasons": []}
     assert good["heart_rate_bpm"] == pytest.approx(45.4, abs=2)  # LUDB reference
@@ -36,6 +37,42 @@ def test_analyze_json_keeps_going_after_a_bad_file_and_exits_1(tmp_path, capsys)
     assert aecg["qt_ms"] == pytest.approx(420, abs=25)
     assert aecg["axis_deg"] == pytest.approx(-61, abs=15)
     assert aecg["priority"] in ("routine", "urgent", "critical")
+
+
+def test_analyze_missing_path_is_an_error_entry_and_the_rest_still_run(tmp_path, capsys):
+    missing = tmp_path / "nowhere.hea"
+    with pytest.raises(SystemExit) as exit_:
+        call_command("ecg-analyze", str(missing), str(DATA / "E07500.hea"), json=True)
+    assert exit_.value.code == 1
+    gone, good = json.loads(capsys.readouterr().out)
+    assert set(gone) == {"path", "error"} and gone["path"] == str(missing)
+    assert good["format"] == "wfdb" and set(good) == KEYS
+    assert isinstance(good["quality"]["ok"], bool) and isinstance(good["seconds"], float)
+    for s in good["statements"]:
+        assert set(s) == {"code", "confidence"} and 0 < s["confidence"] <= 1
+
+
+def test_analyze_all_good_exits_0_and_types_are_json(capsys):
+    call_command("ecg-analyze", str(DATA / "1.hea"), json=True)
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["fs"] == 500 and entry["leads"][:3] == ["I", "II", "III"]
+    for key in ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "axis_deg"):
+        assert entry[key] is None or isinstance(entry[key], int | float)
+
+
+def test_analyze_a_window_of_a_long_holter_record(capsys):
+    """``PATH#t=START,END``: 10 s of the 41 s CPSC 2021 record data_8_4 (persistent AF; its
+    .atr marks every R peak — 10 in 0–10 s after the first)."""
+    call_command("ecg-analyze", str(DATA / "data_8_4.hea") + "#t=10,20", json=True)
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["leads"] == ["I", "II"] and entry["fs"] == 200
+    assert entry["heart_rate_bpm"] is not None
+
+
+def test_analyze_text_output(capsys):
+    call_command("ecg-analyze", str(DATA / "1.hea"))
+    out = capsys.readouterr().out
+    assert "wfdb 12 leads 500 Hz" in out and "HR" in out
 
 
 def test_analyze_unknown_values_are_null(tmp_path, capsys):

@@ -11,7 +11,7 @@ class EcgConfig(AppConfig):
         from countycare.ecg.detect import detect_ecg
         from countycare.telemed.attachments import register_detector
 
-        register_detector(detect_ecg)
+        register_detector(detect_ecg, first=True)
 
         # The readers' scoping rule for recordings, and the pre-read of every new ECG upload.
         # The viewer and the draft pre-read on the reading page, the order page and the PDF.

@@ -1,9 +1,14 @@
 """Attachment detector for ECG recordings (issue 10): plugged into
-``telemed.attachments.register_detector`` by ``EcgConfig.ready``.
+``telemed.attachments.register_detector(..., first=True)`` by ``EcgConfig.ready``, so it sees
+DICOM files before the generic DICOM detector.
 
 A single uploaded file is an ECG when ``ecg.formats`` recognises it by content and reads it
-completely; a recognised but unreadable file is refused with the reader's reason, so nothing
-is stored half-way. Multi-file WFDB records cannot arrive through a single-file upload.
+completely as an exam (``formats.check_exam``: ≥ 5 s, at least one lead with signal); a
+recognised but unusable file is refused with the reader's reason (400 through the API, a
+message on the page), so nothing is stored half-way. DICOM files with a Waveform Sequence
+(12-lead ECG Waveform Storage, the DICOM listener's hand-over included) are read the same way
+and keep their SOP Instance UID; other DICOM objects are left to the DICOM detector.
+A WFDB record (``.hea`` + ``.dat``/``.mat``) is uploaded as one ZIP of its files.
 """
 
 from __future__ import annotations
@@ -12,21 +17,40 @@ from countycare.core.errors import ValidationError
 from countycare.ecg import formats
 
 
+def _dicom_has_waveform(fileobj) -> tuple[bool, str]:
+    import pydicom
+
+    fileobj.seek(0)
+    try:
+        ds = pydicom.dcmread(fileobj, stop_before_pixels=True, specific_tags=["SOPInstanceUID",
+                             "WaveformSequence"])  # fmt: skip
+    except Exception:
+        return False, ""  # not readable as DICOM: the DICOM detector names the problem
+    finally:
+        fileobj.seek(0)
+    return "WaveformSequence" in ds, str(ds.get("SOPInstanceUID", "") or "")
+
+
 def detect_ecg(head: bytes, fileobj) -> tuple[str, str] | None:
     if len(head) >= 132 and head[128:132] == b"DICM":
-        return (
-            None  # DICOM ECG: see the report on issue 10 (needs to run before the DICOM detector)
-        )
+        has_waveform, uid = _dicom_has_waveform(fileobj)
+        if not has_waveform:
+            return None
+        data = fileobj.read()
+        fileobj.seek(0)
+        formats.read(data)  # raises ValidationError naming the problem
+        return "ecg", uid
     fileobj.seek(0)
     data = fileobj.read()
     fileobj.seek(0)
     try:
-        fmt = formats.detect({"upload": data})
+        if data[:4] == b"PK\x03\x04":
+            formats.read(data)  # a ZIP of a WFDB record (or not an ECG at all)
+            return "ecg", ""
+        formats.detect({"upload": data})
     except ValidationError as exc:
         if exc.code == "unsupported_type":
             return None
         raise
-    if fmt == "wfdb":
-        return None
     formats.read(data)  # raises ValidationError naming the problem
     return "ecg", ""

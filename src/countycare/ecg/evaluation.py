@@ -2,20 +2,27 @@
 
 The labels file is CSV with a header: ``path,labels,reference_hr_bpm`` (labels are
 ``;``-separated codes), optionally ``reference_pr_ms``, ``reference_qrs_ms``,
-``reference_qt_ms``, ``reference_qtc_ms``. ``path`` is relative to the data directory; for
-WFDB it is the record (with or without ``.hea``). The layout of the shared data set's
-``labels.csv`` is accepted too (``record`` / ``ref_hr_bpm`` / ``ref_pr_ms`` …), and its
-normalised label codes are mapped to the statement codes (``LABEL_ALIASES``).
+``reference_qt_ms``, ``reference_qtc_ms``, and:
 
-The split into a **tuning** and a **held-out** part is by a hash of the path (stable, about
-half each): detector parameters were adjusted on the tuning part only; figures are reported
-for both.
+- ``part`` — ``tuning`` or ``held-out``: the split, fixed before tuning (default: ``split``,
+  a hash of the path);
+- ``scored`` — the statement codes the row's labels are complete for, ``;``-separated, or
+  ``*`` for all (the default); a statement is counted only on the rows that score it (a
+  Holter set annotating AF only says nothing about bundle branch blocks);
+- ``dataset`` — a name to report figures per data set (default: the path's first folder).
+
+``path`` is relative to the data directory; for WFDB it is the record (with or without
+``.hea``). ``path#t=START,END`` (W3C Media Fragments time syntax, seconds) is that window of
+the record — how the 10 s windows of long Holter records are labelled. The layout of the shared
+data set's own ``labels.csv`` (``record`` / ``ref_hr_bpm`` …, normalised codes) is accepted
+too; ``tests/data/ecg/labels-shared.csv`` is its conversion to SCP-ECG codes.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +32,11 @@ import numpy as np
 from countycare.core.errors import ValidationError
 from countycare.ecg import formats, preread
 
-# Statement codes evaluated, and the label codes (shared data set) that mean each.
+# Statement codes evaluated.
 EVALUATED = ["SR", "SBRAD", "STACH", "SARRH", "AFIB", "AFLT", "PAC", "PVC", "1AVB", "CRBBB",
-             "CLBBB", "LVH", "LNGQT", "STEMI", "PAUSE", "VTAC"]  # fmt: skip
+             "CLBBB", "LVH", "LNGQT", "STEMI", "PAUSE", "ASYST", "VTAC"]  # fmt: skip
+# Label codes (the shared set's normalised codes, or SCP-ECG acronyms) that mean each
+# statement as truth: the pre-read's LVH is by voltage, so PTB-XL's VCLVH counts too.
 LABEL_ALIASES = {
     "SB": "SBRAD",
     "STach": "STACH",
@@ -40,9 +49,13 @@ LABEL_ALIASES = {
     "RBBB": "CRBBB",
     "LBBB": "CLBBB",
     "LVH_VOLT": "LVH",
+    "VCLVH": "LVH",
     "QT_LONG": "LNGQT",
     "LQT": "LNGQT",
 }
+ANALYZE_KEYS = ("path", "format", "fs", "leads", "quality", "heart_rate_bpm", "pr_ms", "qrs_ms",
+                "qt_ms", "qtc_ms", "axis_deg", "statements", "priority", "seconds")  # fmt: skip
+_FRAGMENT = re.compile(r"^(?P<path>.*?)#t=(?P<start>[\d.]*),(?P<end>[\d.]+)$")
 
 
 def split(path: str) -> str:
@@ -56,6 +69,9 @@ class LabelledRecord:
     labels: set[str]
     reference: dict[str, float] = field(default_factory=dict)  # hr_bpm, pr_ms, qrs_ms, ...
     raw_labels: list[str] = field(default_factory=list)
+    part: str = ""
+    scored: set[str] | None = None  # None: every statement
+    dataset: str = ""
 
 
 def _float(value) -> float | None:
@@ -85,8 +101,27 @@ def load_labels(path: Path) -> list[LabelledRecord]:
                 v = _float(row.get(f"reference_{name}", row.get(f"ref_{name}")))
                 if v is not None:
                     ref[name] = v
-            out.append(LabelledRecord(row[key].strip(), labels, ref, raw))
+            record = row[key].strip()
+            part = (row.get("part") or "").strip()
+            if part not in ("tuning", "held-out"):
+                part = split(record)
+            scored_raw = row.get("scored")
+            scored = (
+                None
+                if scored_raw is None or scored_raw.strip() == "*"
+                else {LABEL_ALIASES.get(c, c) for c in scored_raw.split(";") if c.strip()}
+            )
+            dataset = (row.get("dataset") or "").strip() or record.split("/")[0]
+            out.append(LabelledRecord(record, labels, ref, raw, part, scored, dataset))
     return out
+
+
+def _window(path: str) -> tuple[Path, float | None, float | None]:
+    match = _FRAGMENT.match(path)
+    if not match:
+        return Path(path), None, None
+    start = float(match.group("start") or 0.0)
+    return Path(match.group("path")), start, float(match.group("end"))
 
 
 def files_for(path: Path) -> bytes | dict[str, bytes]:
@@ -103,35 +138,62 @@ def files_for(path: Path) -> bytes | dict[str, bytes]:
         return files
     if not path.exists():
         raise ValidationError(f"{path}: no such file", code="not_found")
+    if path.is_dir():
+        raise ValidationError(f"{path}: is a directory", code="not_found")
     return path.read_bytes()
 
 
-def analyse_path(path: Path) -> dict:
-    """One ``ecg-analyze`` entry (the JSON keys of issue 10)."""
+def read_path(path: str | Path):
+    """The Waveform of a path, ``path#t=START,END`` being that window (seconds)."""
+    file_path, start, end = _window(str(path))
+    if start is None:
+        return formats.read(files_for(file_path))
+    wf = formats.read(files_for(file_path), exam=False)
+    a, b = round(start * wf.fs), round(end * wf.fs)
+    if not (0 <= a < b <= wf.n_samples):
+        raise ValidationError(
+            f"{path}: the window {start:g}–{end:g} s is outside the record (0–{wf.duration:g} s)",
+            code="bad_window",
+        )
+    window = type(wf)(
+        leads=list(wf.leads), fs=wf.fs, samples=wf.samples[:, a:b], acquired_at=wf.acquired_at,
+        device=wf.device, source_format=wf.source_format, extra={"window_s": [start, end]},
+    )  # fmt: skip
+    formats.check_exam(window)
+    return window
+
+
+def analyse_full(path: str | Path) -> tuple[dict, preread.PreRead]:
+    """The ``ecg-analyze`` entry plus the fuller figures evaluation uses (rr, Fridericia,
+    beats used), and the PreRead itself."""
     start = time.perf_counter()
-    wf = formats.read(files_for(path))
+    wf = read_path(path)
     pre = preread.analyse(wf)
     m = pre.measurements or {}
-    return {
+    entry = {
         "path": str(path),
         "format": wf.source_format,
         "fs": wf.fs,
         "leads": list(wf.leads),
-        "duration_s": round(wf.duration, 3),
         "quality": {"ok": pre.quality.ok, "reasons": list(pre.quality.reasons)},
         "heart_rate_bpm": pre.heart_rate_bpm,
-        "rr_ms": m.get("rr_ms"),
         "pr_ms": m.get("pr_ms"),
         "qrs_ms": m.get("qrs_ms"),
         "qt_ms": m.get("qt_ms"),
         "qtc_ms": m.get("qtc_bazett_ms"),
-        "qtc_fridericia_ms": m.get("qtc_fridericia_ms"),
         "axis_deg": m.get("axis_deg"),
-        "beats_used": len(m.get("beats_used") or []),
-        "statements": list(pre.statements),
+        "statements": [{"code": s["code"], "confidence": s["confidence"]} for s in pre.statements],
         "priority": pre.priority,
         "seconds": round(time.perf_counter() - start, 4),
     }
+    return entry, pre
+
+
+def analyse_path(path: str | Path) -> dict:
+    """One ``ecg-analyze --json`` entry: exactly the keys of issue 10 (``ANALYZE_KEYS``);
+    unknown values are ``None``. QTc is Bazett's."""
+    entry, _pre = analyse_full(path)
+    return {k: entry[k] for k in ANALYZE_KEYS}
 
 
 def _stats(tp, fp, fn, tn) -> dict:
@@ -148,20 +210,24 @@ def _stats(tp, fp, fn, tn) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Per-statement sensitivity/specificity/PPV/counts and the HR and interval errors."""
+    """Per-statement sensitivity/specificity/PPV/counts (each over the rows that score it)
+    and the HR and interval errors."""
     ok = [r for r in rows if "error" not in r]
     out: dict = {"records": len(rows), "failed": len(rows) - len(ok)}
     statements = {}
     for code in EVALUATED:
         tp = fp = fn = tn = 0
         for r in ok:
+            if r["scored"] is not None and code not in r["scored"]:
+                continue
             said = code in r["said"]
             truth = code in r["labels"]
             tp += said and truth
             fp += said and not truth
             fn += truth and not said
             tn += not said and not truth
-        statements[code] = _stats(tp, fp, fn, tn)
+        if tp + fp + fn + tn:
+            statements[code] = _stats(tp, fp, fn, tn)
     out["statements"] = statements
     hr = [r for r in ok if r["reference"].get("hr_bpm") is not None]
     if hr:
@@ -170,55 +236,64 @@ def summarise(rows: list[dict]) -> dict:
             if r["heart_rate_bpm"] is not None else np.inf
             for r in hr
         ])  # fmt: skip
+        finite = errs[np.isfinite(errs)]
         out["heart_rate"] = {
             "records": len(hr),
             "within_5_bpm": int((errs <= 5).sum()),
             "within_5_bpm_fraction": round(float((errs <= 5).mean()), 4),
-            "mean_abs_error_bpm": round(float(errs[np.isfinite(errs)].mean()), 2)
-            if np.isfinite(errs).any() else None,
+            "mean_abs_error_bpm": round(float(finite.mean()), 2) if len(finite) else None,
+            "max_abs_error_bpm": round(float(finite.max()), 1) if len(finite) else None,
             "missing": int((~np.isfinite(errs)).sum()),
-        }  # fmt: skip
+            "outliers": [r["path"] for r, e in zip(hr, errs, strict=True) if not e <= 5],
+        }
     intervals = {}
-    for name, key in (("pr_ms", "pr_ms"), ("qrs_ms", "qrs_ms"), ("qt_ms", "qt_ms"),
-                      ("qtc_ms", "qtc_ms")):  # fmt: skip
-        pairs = [(r[key], r["reference"][name]) for r in ok if r["reference"].get(name) is not None]
+    for name in ("pr_ms", "qrs_ms", "qt_ms", "qtc_ms"):
+        pairs = [
+            (r[name], r["reference"][name]) for r in ok if r["reference"].get(name) is not None
+        ]
         if not pairs:
             continue
         have = [(a, b) for a, b in pairs if a is not None]
         errs = np.array([a - b for a, b in have]) if have else np.zeros(0)
+
+        def fig(fn, errs=errs):
+            return round(float(fn(errs)), 1) if len(errs) else None
+
         intervals[name] = {
             "references": len(pairs),
             "measured": len(have),
-            "mean_abs_error_ms": round(float(np.abs(errs).mean()), 1) if len(errs) else None,
-            "median_abs_error_ms": round(float(np.median(np.abs(errs))), 1) if len(errs) else None,
-            "mean_error_ms": round(float(errs.mean()), 1) if len(errs) else None,
+            "mean_abs_error_ms": fig(lambda e: np.abs(e).mean()),
+            "median_abs_error_ms": fig(lambda e: np.median(np.abs(e))),
+            "mean_error_ms": fig(np.mean),
+            "sd_error_ms": fig(np.std),
             "within_10_ms": int((np.abs(errs) <= 10).sum()),
             "within_20_ms": int((np.abs(errs) <= 20).sum()),
         }
     out["intervals"] = intervals
-    quality = [r for r in ok if not r["quality_ok"]]
-    out["quality_rejected"] = len(quality)
+    out["quality_rejected"] = sum(1 for r in ok if not r["quality_ok"])
     out["seconds_median"] = round(float(np.median([r["seconds"] for r in ok])), 4) if ok else None
     return out
 
 
 def evaluate(directory: Path, records: list[LabelledRecord], subset: str = "all") -> dict:
+    """The pre-read over the labelled records: figures for all, for the tuning and held-out
+    parts, and per data set (each with its parts)."""
     rows = []
     for rec in records:
-        part = split(rec.path)
-        if subset != "all" and part != subset:
+        if subset != "all" and rec.part != subset:
             continue
-        row = {"path": rec.path, "part": part, "labels": sorted(rec.labels),
-               "reference": rec.reference}  # fmt: skip
+        row = {"path": rec.path, "part": rec.part, "dataset": rec.dataset,
+               "labels": sorted(rec.labels), "reference": rec.reference,
+               "scored": None if rec.scored is None else sorted(rec.scored)}  # fmt: skip
         try:
-            res = analyse_path(directory / rec.path)
+            res, pre = analyse_full(directory / rec.path)
         except ValidationError as exc:
-            row["error"] = str(exc)
+            row["error"] = str(exc.message if hasattr(exc, "message") else exc)
             rows.append(row)
             continue
-        said = {s["code"] for s in res["statements"]}
+        m = pre.measurements or {}
         row.update(
-            said=sorted(said),
+            said=sorted(s["code"] for s in res["statements"]),
             quality_ok=res["quality"]["ok"],
             heart_rate_bpm=res["heart_rate_bpm"],
             pr_ms=res["pr_ms"],
@@ -226,12 +301,23 @@ def evaluate(directory: Path, records: list[LabelledRecord], subset: str = "all"
             qt_ms=res["qt_ms"],
             qtc_ms=res["qtc_ms"],
             axis_deg=res["axis_deg"],
+            rhythm=pre.rhythm,
+            p_fraction=m.get("p_fraction"),
+            priority=res["priority"],
             seconds=res["seconds"],
         )
         rows.append(row)
-    result = {"subset": subset, "all": summarise(rows)}
+    result: dict = {"subset": subset, "all": summarise(rows)}
     if subset == "all":
         for part in ("tuning", "held-out"):
             result[part] = summarise([r for r in rows if r["part"] == part])
+    datasets = {}
+    for name in sorted({r["dataset"] for r in rows}):
+        mine = [r for r in rows if r["dataset"] == name]
+        datasets[name] = {"all": summarise(mine)}
+        if subset == "all":
+            for part in ("tuning", "held-out"):
+                datasets[name][part] = summarise([r for r in mine if r["part"] == part])
+    result["datasets"] = datasets
     result["rows"] = rows
     return result

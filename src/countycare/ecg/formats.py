@@ -1,8 +1,8 @@
 """Read ECG files into a :class:`~countycare.ecg.waveform.Waveform` (issue 10, "Formats in").
 
 ``read(data)`` takes either the bytes of one file or ``{file name: bytes}`` for formats that
-come as several files (WFDB's ``.hea`` + ``.dat``). The format is recognised by **content**,
-never by the file name:
+come as several files (WFDB's ``.hea`` + ``.dat``); a single upload of a multi-file record is a
+**ZIP** of its files. The format is recognised by **content**, never by the file name:
 
 - **DICOM** — ``DICM`` at byte 128 and a Waveform Sequence (12-lead ECG Waveform Storage and
   the other waveform SOP classes); the first multiplex group (the rhythm, not the median beat).
@@ -49,6 +49,7 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET  # DTDs/entities are refused before parsing
+import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -56,11 +57,17 @@ import numpy as np
 from django.utils.translation import gettext as _
 
 from countycare.core.errors import ValidationError
+from countycare.ecg.preread import FLAT_STD_UV, MIN_DURATION_S
 from countycare.ecg.waveform import Waveform
 
 logger = logging.getLogger(__name__)
 
 Files = Mapping[str, bytes]
+
+# An exam shorter than preread.MIN_DURATION_S (5 s) cannot give a rate, a rhythm or a median
+# beat: a 2-second strip is refused (issue 10, "Bad input"); a lead spreading less than
+# preread.FLAT_STD_UV carries no ECG.
+MIN_EXAM_SECONDS = MIN_DURATION_S
 
 # Factor from a unit to µV; channels in other units are not ECG leads.
 _UNIT_TO_UV = {
@@ -84,8 +91,11 @@ def _unit_factor(unit: str | None) -> float | None:
     return _UNIT_TO_UV.get((unit or "").strip().lower())
 
 
-def read(data: bytes | Files) -> Waveform:
-    """Read one ECG record, recognising its format by content."""
+def read(data: bytes | Files, *, exam: bool = True) -> Waveform:
+    """Read one ECG record, recognising its format by content. With ``exam`` (the default:
+    uploads, the command line) the record must also be usable as an ECG exam
+    (``check_exam``); ``exam=False`` only parses (e.g. a window of a long record is checked
+    after it is cut)."""
     files: dict[str, bytes]
     if isinstance(data, bytes | bytearray | memoryview):
         files = {"ecg": bytes(data)}
@@ -96,10 +106,14 @@ def read(data: bytes | Files) -> Waveform:
     files = {name: content for name, content in files.items() if content}
     if not files:
         raise _error(_("The ECG file is empty."))
+    if len(files) == 1:
+        (only,) = files.values()
+        if only[:4] == b"PK\x03\x04":
+            files = _unzip(only)
     fmt = detect(files)
     reader = _READERS[fmt]
     try:
-        return reader(files)
+        wf = reader(files)
     except ValidationError:
         raise
     except Exception as exc:  # a corrupt file must never become a 500
@@ -108,6 +122,67 @@ def read(data: bytes | Files) -> Waveform:
             _("The %(format)s ECG file cannot be read (%(error)s).")
             % {"format": _FORMAT_NAMES[fmt], "error": str(exc)[:160] or type(exc).__name__}
         ) from None
+    if exam:
+        check_exam(wf)
+    return wf
+
+
+def check_exam(wf: Waveform) -> None:
+    """What an ECG exam needs beyond a well-formed file: at least ``MIN_EXAM_SECONDS`` of
+    recording and at least one lead that carries a signal. A 2-second strip or a record of
+    flat lines is refused at upload with the reason (the village doctor records again while
+    still with the patient), never stored."""
+    if wf.duration < MIN_EXAM_SECONDS:
+        raise _error(
+            _(
+                "The recording is only %(seconds).1f s long; an ECG needs at least %(min)d s "
+                "(a standard 12-lead ECG records 10 s). Record again."
+            )
+            % {"seconds": wf.duration, "min": MIN_EXAM_SECONDS},
+            code="too_short",
+        )
+    spread = wf.samples.std(axis=1)
+    if not (spread >= FLAT_STD_UV).any():
+        raise _error(
+            _(
+                "No usable lead: every lead is a flat line (are the electrodes connected and "
+                "the cable plugged in?). Record again."
+            ),
+            code="no_signal",
+        )
+
+
+# A multi-file record (WFDB .hea + .dat) sent as one upload comes as a ZIP archive.
+ZIP_MAX_MEMBERS = 32
+ZIP_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _unzip(data: bytes) -> dict[str, bytes]:
+    """The members of a ZIP archive by base name (folders ignored, never extracted to disk),
+    bounded in count and uncompressed size (a ZIP bomb is refused before inflating)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > ZIP_MAX_MEMBERS or sum(m.file_size for m in members) > ZIP_MAX_BYTES:
+            raise _error(
+                _(
+                    "The ZIP archive is too large for one ECG record (at most %(n)d files, %(mb)d MB)."
+                )
+                % {"n": ZIP_MAX_MEMBERS, "mb": ZIP_MAX_BYTES // (1024 * 1024)}
+            )
+        files = {}
+        for member in members:
+            name = os.path.basename(member.filename)
+            if name and not name.startswith("."):
+                files[name] = archive.read(member)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        raise _error(
+            _("The ZIP archive is damaged or incomplete (%(error)s).") % {"error": str(exc)[:120]}
+        ) from None
+    files = {name: content for name, content in files.items() if content}
+    if not files:
+        raise _error(_("The ZIP archive holds no ECG file."))
+    return files
 
 
 def detect(files: Files) -> str:

@@ -44,7 +44,7 @@ SATURATION_FRACTION = 0.05  # …when they cover this share of the record
 NOISE_RATIO = 0.2
 NOISE_MIN_UV = 20.0
 WANDER_UV = 2500.0  # peak-to-peak of the < 0.5 Hz baseline (2.5 mV)
-MIN_DURATION_S = 4.0  # shorter strips cannot be judged
+MIN_DURATION_S = 5.0  # shorter strips cannot be judged (≥ 4 beats at 50 bpm); refused at upload
 
 # --- rhythm (AHA/ACC/HRS 2009) ----------------------------------------------------------------
 BRADY_BPM = 60.0

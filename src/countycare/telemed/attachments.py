@@ -33,9 +33,14 @@ Detector = Callable[[bytes, object], "tuple[str, str] | None"]
 _detectors: list[Detector] = []
 
 
-def register_detector(detector: Detector) -> Detector:
+def register_detector(detector: Detector, *, first: bool = False) -> Detector:
+    """``first``: ask before the built-in detectors (the ECG app reads DICOM waveforms
+    before the generic DICOM detector takes them)."""
     if detector not in _detectors:
-        _detectors.append(detector)
+        if first:
+            _detectors.insert(0, detector)
+        else:
+            _detectors.append(detector)
     return detector
 
 
@@ -177,6 +182,51 @@ def add_attachment(actor, order_id, fileobj, *, name: str = "") -> tuple[Attachm
         try:
             att.save()
             audit.log("create", actor=actor, obj=att, detail={"kind": kind, "size": size})
+        except Exception:
+            default_storage.delete(stored)
+            raise
+    return att, True
+
+
+# States in which a device may still deliver the exam (the imaging app's DICOM listener): any
+# state before the report is signed.
+DEVICE_STATES = (*OPEN_STATES, OrderStatus.CLAIMED, OrderStatus.PRELIMINARY)
+
+
+def add_device_attachment(
+    order_id, fileobj, *, name: str = "", source: str = ""
+) -> tuple[Attachment, bool]:
+    """Attach a file a device delivered (no user: e.g. an ECG waveform C-STORE matched to the
+    order by the imaging app). Same checks as :func:`add_attachment` except the user's; call
+    inside the caller's transaction. Returns (attachment, created)."""
+    limit = int(policy.value(telemed_policy.ATTACHMENT_MAX_MB)) * 1024 * 1024
+    sha, size = _digest(fileobj)
+    if size == 0 or size > limit:
+        raise ValidationError(_("The file is empty or too large."), code="bad_file", field="file")
+    kind, uid = detect(fileobj)
+    with transaction.atomic():
+        order = ExamOrder.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise PermissionDenied(_("No such exam order in your area."), code="not_found")
+        existing = order.attachments.filter(sha256=sha).first()
+        if existing is not None:
+            return existing, False
+        if order.status not in DEVICE_STATES:
+            raise IllegalTransition(
+                _("Files can no longer be added: the order is “%(status)s”.")
+                % {"status": order.get_status_display()},
+                extra={"status": order.status},
+            )
+        att = Attachment(
+            order=order, kind=kind, original_name=name[:255], size=size, sha256=sha,
+            external_uid=uid, uploaded_by=None,
+            content_type="application/dicom" if kind in ("dicom", "ecg") else "application/octet-stream",
+        )  # fmt: skip
+        att.file.save(sha, File(fileobj, name=sha), save=False)
+        stored = att.file.name
+        try:
+            att.save()
+            audit.log("create", obj=att, detail={"kind": kind, "size": size, "source": source})
         except Exception:
             default_storage.delete(stored)
             raise

@@ -1,11 +1,14 @@
 """``countycare ecg-analyze PATH… [--json]`` (issue 10): the pre-read of ECG files from the
-command line. For WFDB give the ``.hea`` path (its signal files are found beside it)."""
+command line. For WFDB give the ``.hea`` path (its signal files are found beside it);
+``PATH#t=START,END`` analyses that window (seconds) of a long record. ``--json`` prints one
+list with an object per path holding exactly the keys of ``evaluation.ANALYZE_KEYS``
+(unknown values ``null``); a path that cannot be read gives ``{"path", "error"}`` and the
+others still run; the exit status is 1 if any failed."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
@@ -28,7 +31,7 @@ class Command(BaseCommand):
         failed = False
         for raw in paths:
             try:
-                entry = evaluation.analyse_path(Path(raw))
+                entry = evaluation.analyse_path(raw)
                 entry["path"] = raw
             except ValidationError as exc:
                 entry = {"path": raw, "error": str(exc.message if hasattr(exc, "message") else exc)}

@@ -46,6 +46,10 @@ class Command(BaseCommand):
         for part in ("all", "tuning", "held-out"):
             if part in result:
                 self.stdout.write(_text(part, result[part]))
+        for name, figures in result["datasets"].items():
+            for part in ("all", "tuning", "held-out"):
+                if part in figures and figures[part]["records"]:
+                    self.stdout.write(_text(f"{name} · {part}", figures[part]))
 
 
 def _json_dumps(obj) -> str:
