@@ -14,7 +14,7 @@ OPERATOR_COMMANDS = [
     ("createsuperuser", "create a system administrator"),
     ("worker", "run a Celery worker for background jobs (needs CELERY_BROKER_URL)"),
     ("hl7-listen", "receive HL7 v2 lab results over MLLP  [--port 2575] [--host H]"),
-    ("dicom-listen", "receive DICOM from devices, answer the worklist  [--port 11112] [--ae COUNTYCARE]"),
+    ("dicom-listen", "receive DICOM from devices, serve the worklist  [--port 11112] [--ae AE]"),
     ("check", "check the configuration (add --deploy for production checks)"),
 ]
 
