@@ -152,3 +152,36 @@ def test_cancel_and_no_show(session, residents, village_doctor, specialist, vill
     b = appointments.mark_no_show(specialist, b.pk, now=other.starts_at + dt.timedelta(hours=1))
     assert b.status == "no_show"
     assert Slot.objects.get(pk=other.pk) not in selectors.free_slots(session.department)
+
+
+def test_a_referrals_appointment_moves_with_the_referral(
+    catalog, session, residents, departments, village_doctor, specialist
+):
+    """An accepted referral's appointment is not cancelled on its own (the referral would
+    wait for nobody): the referral is withdrawn or given another time. A no-show tells the
+    referring doctor; "attended" is the referral's arrival."""
+    from countycare.referrals.models import Notification
+
+    slot = session.slots.filter(reserved=False).first()
+    referral = services.refer_up(
+        village_doctor, resident=residents["a1"].pk, department=departments["心血管内科"].pk,
+        reason="胸闷", diagnosis_code="I20.000",
+    )  # fmt: skip
+    services.accept(specialist, referral.pk, mode="appointment", slot=slot.pk)
+    referral.refresh_from_db()
+    with pytest.raises(Conflict) as caught:
+        appointments.cancel(village_doctor, referral.appointment_id, reason="改期")
+    assert caught.value.code == "referral_appointment" and referral.number in caught.value.message
+    assert referral.appointment.status == "booked"
+
+    appointments.mark_no_show(
+        specialist, referral.appointment_id, now=slot.starts_at + dt.timedelta(hours=1)
+    )
+    note = Notification.objects.filter(referral=referral, recipient=village_doctor).first()
+    assert residents["a1"].name in note.message
+    referral.refresh_from_db()
+    assert referral.status == "accepted"
+    # The patient came late after all: attended → the referral arrived.
+    appointments.mark_attended(specialist, referral.appointment_id)
+    referral.refresh_from_db()
+    assert referral.status == "arrived" and referral.appointment.status == "attended"

@@ -134,3 +134,20 @@ def test_gbk_csv_from_excel(community_admin):
     result = catalogs.import_catalog(community_admin, content, "gbk.csv")
     assert result.counts == {"village": 1}
     assert CatalogEntry.objects.get().name == "原发性高血压"
+
+
+def test_only_the_community_office_replaces_the_catalogs(institution_admin, catalog):
+    """REF-02: the catalogs are the county's; an institution admin (who manages its own
+    schedules) cannot replace them."""
+    with pytest.raises(PermissionDenied):
+        catalogs.import_catalog(institution_admin, CSV_OK.encode(), "x.csv")
+    assert CatalogEntry.objects.filter(catalog__level="village").count() == 30
+
+
+def test_the_export_uploads_again_unchanged(community_admin, catalog):
+    """The downloaded CSV is the upload format: editing starts from what is in force."""
+    before = sorted(CatalogEntry.objects.values_list("catalog__level", "code", "name"))
+    content = catalogs.export_csv().encode("utf-8-sig")
+    result = catalogs.import_catalog(community_admin, content, "disease-catalogs.csv")
+    assert sum(result.counts.values()) == len(before)
+    assert sorted(CatalogEntry.objects.values_list("catalog__level", "code", "name")) == before

@@ -244,6 +244,7 @@ class ReferralViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
                     destination=data["destination"],
                     urgency=data["urgency"],
                     reports=data.get("reports", ()),
+                    observations=data.get("observations", ()),
                     **common,
                 )
             return status.HTTP_201_CREATED, self._detail(referral.pk)

@@ -289,6 +289,19 @@ def cancel(actor, appointment_id, *, reason: str) -> Appointment:
             % {"s": appointment.get_status_display()},
             code="illegal_transition",
         )
+    referral = Referral.objects.filter(appointment=appointment).first()
+    if referral is not None:
+        # An accepted referral without its appointment would wait for a patient nobody
+        # expects: the referral is withdrawn, or the hospital gives another time.
+        raise Conflict(
+            _(
+                "This appointment belongs to referral %(number)s: the referring side withdraws "
+                "the referral, the hospital gives another appointment there."
+            )
+            % {"number": referral.number},
+            code="referral_appointment",
+            extra={"referral": referral.pk},
+        )
     _set_status(appointment, A.CANCELLED, actor, reason)
     return appointment
 
@@ -305,6 +318,15 @@ def mark_attended(actor, appointment_id) -> Appointment:
     _hospital_side(actor, appointment)
     if appointment.status not in (A.BOOKED, A.NO_SHOW):
         raise Conflict(_("This appointment is not booked."), code="illegal_transition")
+    referral = Referral.objects.filter(appointment=appointment, status="accepted").first()
+    if referral is not None:
+        # The patient of an accepted referral came: that is the referral's arrival (which
+        # marks the appointment attended and tells the referring doctor).
+        from countycare.referrals import services
+
+        services.arrive(actor, referral.pk)
+        appointment.refresh_from_db()
+        return appointment
     _set_status(appointment, A.ATTENDED, actor)
     return appointment
 
@@ -324,6 +346,23 @@ def mark_no_show(actor, appointment_id, *, now: dt.datetime | None = None) -> Ap
             code="too_early",
         )
     _set_status(appointment, A.NO_SHOW, actor, now=now)
+    referral = Referral.objects.filter(appointment=appointment).select_related("resident").first()
+    if referral is not None:
+        from countycare.referrals.services import _notify
+
+        # The referring doctor follows the patient up (the referral shows as overdue).
+        _notify(
+            referral,
+            referral.from_institution,
+            _("%(resident)s did not come to the appointment at %(time)s (%(department)s).")
+            % {
+                "resident": appointment.resident.name,
+                "time": timezone.localtime(appointment.slot.starts_at).strftime("%m-%d %H:%M"),
+                "department": appointment.slot.session.department,
+            },
+            recipient=referral.referred_by,
+            now=now,
+        )
     return appointment
 
 

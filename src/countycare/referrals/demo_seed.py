@@ -17,6 +17,8 @@ import datetime as dt
 import random
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from countycare.core.errors import DomainError
 from countycare.demo.steps import step
@@ -32,6 +34,7 @@ from countycare.referrals.models import (
     ClinicSession,
     DiseaseCatalog,
     Referral,
+    ReferralStatus,
     Slot,
 )
 from countycare.residents.models import Resident
@@ -197,7 +200,7 @@ def _run_traffic(seed: int, depts: dict[str, list]) -> dict[str, int]:
     )
     for day_back in range(DAYS_BACK, -1, -1):
         day = today - dt.timedelta(days=day_back)
-        for _ in range(rng.randint(*UP_PER_DAY)):
+        for _n in range(rng.randint(*UP_PER_DAY)):
             if not people:
                 break
             resident = residents[people.pop()]
@@ -253,6 +256,13 @@ def _one_upward(t: _Traffic, resident, when, day_back, alert, Report, ReportStat
     except DomainError:
         t.count("skipped")
         return
+    if alert is not None:
+        # The referral acknowledged the alert; in the demo's history that was at ``when``.
+        from countycare.telemed.models import CriticalAlert
+
+        CriticalAlert.objects.filter(pk=alert.pk, acknowledged_at__gt=when).update(
+            acknowledged_at=when
+        )
     t.count("upward")
     answer_at = when + dt.timedelta(hours=rng.uniform(0.5, 30 if urgency == "routine" else 3))
     roll = rng.random()
@@ -382,7 +392,7 @@ def _one_out(t: _Traffic, resident, when, day_back) -> None:
 def _direct_bookings(t: _Traffic, residents, people, day, day_back) -> None:
     """Family doctors book specialists for their residents (REF-03/REF-04)."""
     rng = t.rng
-    for _ in range(rng.randint(1, 3)):
+    for _n in range(rng.randint(1, 3)):
         if not people:
             return
         resident = residents[people.pop()]
@@ -417,21 +427,29 @@ def seed_referrals(seed: int, *, traffic: bool) -> str:
         catalogs.load_starter()
     depts = _departments()
     sessions = _sessions(depts, timezone.localdate())
-    summary = (
-        f"{CatalogEntry.objects.count()} catalog entries, {len(depts)} departments, "
-        f"{sessions} clinic sessions"
-    )
+    summary = _(
+        "%(entries)d catalog entries, %(departments)d departments, %(sessions)d clinic sessions"
+    ) % {
+        "entries": CatalogEntry.objects.count(),
+        "departments": len(depts),
+        "sessions": sessions,
+    }
     if not traffic or Referral.objects.exists() or not depts:
         return summary
     counts = _run_traffic(seed, depts)
-    by_state = (
-        Referral.objects.values_list("status")
-        .order_by("status")
-        .distinct()
-        .values_list("status", flat=True)
-    )
-    return (
-        f"{summary}; {counts.get('upward', 0)} upward, {counts.get('downward', 0)} downward, "
-        f"{counts.get('out_of_county', 0)} out-of-county referrals "
-        f"(states: {', '.join(by_state)}), {counts.get('appointments', 0)} direct bookings"
-    )
+    by_state = [
+        str(ReferralStatus(value).label)
+        for value in ReferralStatus.values
+        if Referral.objects.filter(status=value).exists()
+    ]
+    return _(
+        "%(summary)s; %(up)d upward, %(down)d downward and %(out)d out-of-county referrals "
+        "(states: %(states)s), %(bookings)d direct bookings"
+    ) % {
+        "summary": summary,
+        "up": counts.get("upward", 0),
+        "down": counts.get("downward", 0),
+        "out": counts.get("out_of_county", 0),
+        "states": pgettext("list separator", ", ").join(by_state) or "—",
+        "bookings": counts.get("appointments", 0),
+    }

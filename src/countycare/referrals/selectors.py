@@ -13,7 +13,7 @@ For other apps:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -57,6 +57,79 @@ def referral_detail(user, pk: int) -> Referral | None:
         .prefetch_related("transitions__actor", "reports__order__service", "observations")
         .filter(pk=pk)
         .first()
+    )
+
+
+# --- result recognition -----------------------------------------------------------------------
+@dataclass
+class LabPanel:
+    """The lab results of one order that travel with a referral, with their recognition
+    window (lab policy ``lab_recognition_days``, SHC-01/SHC-02)."""
+
+    name: str
+    lab: str
+    taken_at: dt.datetime | None
+    valid_until: dt.datetime | None
+    recognized: bool
+    results: list = field(default_factory=list)
+
+    @property
+    def still_valid(self) -> bool:
+        return bool(self.recognized and self.valid_until and self.valid_until >= timezone.now())
+
+
+@dataclass
+class TravellingResults:
+    reports: list
+    lab_panels: list[LabPanel]
+    observations: list  # the others: vitals from the kit, the critical value
+
+    def __bool__(self) -> bool:
+        return bool(self.reports or self.lab_panels or self.observations)
+
+
+def travelling_results(referral: Referral) -> TravellingResults:
+    """What travels with a referral (result recognition, SHC-01): the signed reports, the lab
+    results grouped by order with whether they are still recognized (no need to repeat them)
+    and the other results. The referral itself was read through ``scoped()``."""
+    from countycare.lab.models import LabResult
+    from countycare.lab.selectors import with_validity
+
+    observations = list(referral.observations.all().order_by("observed_at", "pk"))
+    lab = {
+        r.observation_id: r
+        for r in with_validity(
+            LabResult.objects.filter(observation__in=[o.pk for o in observations])
+        ).select_related("order__service", "order__center__institution")
+    }
+    panels: dict[Any, LabPanel] = {}
+    others = []
+    for obs in observations:
+        result = lab.get(obs.pk)
+        if result is None:
+            others.append(obs)
+            continue
+        order = result.order
+        key = result.order_id or f"sender:{result.sender}:{result.taken_at}"
+        panel = panels.get(key)
+        if panel is None:
+            panel = panels[key] = LabPanel(
+                name=order.service.name if order else result.name,
+                lab=str(order.center.institution) if order else result.sender,
+                taken_at=result.taken_at,
+                valid_until=result.valid_until,
+                recognized=True,
+            )
+        panel.recognized = panel.recognized and result.recognized
+        if result.valid_until and (
+            panel.valid_until is None or result.valid_until < panel.valid_until
+        ):
+            panel.valid_until = result.valid_until
+        panel.results.append(obs)
+    return TravellingResults(
+        reports=list(referral.reports.select_related("order__service").order_by("signed_at")),
+        lab_panels=list(panels.values()),
+        observations=others,
     )
 
 

@@ -146,18 +146,33 @@ _FAMILY_DOCTOR_RULES: list = []
 
 
 def register_family_doctor_rule(rule) -> None:
-    """Let the family-doctor app decide who counts as a family doctor (``rule(user) -> bool``,
-    any true rule wins) beyond the default below."""
-    _FAMILY_DOCTOR_RULES.append(rule)
+    """Let another app (the familydoctor app, by team membership) decide who counts as a
+    family doctor for the reserved slots (REF-03). ``rule(user)`` answers True (a family
+    doctor), False (not one) or None (no opinion); the first rule with an opinion decides,
+    and without one the default rule of :func:`is_family_doctor` does."""
+    if rule not in _FAMILY_DOCTOR_RULES:
+        _FAMILY_DOCTOR_RULES.append(rule)
+
+
+def unregister_family_doctor_rule(rule) -> None:
+    if rule in _FAMILY_DOCTOR_RULES:
+        _FAMILY_DOCTOR_RULES.remove(rule)
 
 
 def is_family_doctor(user) -> bool:
-    """REF-03: family doctors are those who sign family-doctor contracts at a grassroots
-    institution (village and township doctors, their teams' nurses)."""
+    """REF-03: who may book the slots reserved for family doctors.
+
+    Default rule (until the family-doctor teams decide it, see
+    :func:`register_family_doctor_rule`): a person who holds, at a village clinic or a
+    township/community health center, a role that signs family-doctor contracts
+    (SIGN_CONTRACT: village and township doctors, the nurses and public-health staff of
+    their teams). Hospital staff are not family doctors, whatever else they may do."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    if any(rule(user) for rule in _FAMILY_DOCTOR_RULES):
-        return True
+    for rule in _FAMILY_DOCTOR_RULES:
+        answer = rule(user)
+        if answer is not None:
+            return bool(answer)
     ids = [inst for _r, inst, _p in roles_with(user, Perm.SIGN_CONTRACT)]
     if not ids:
         return False
@@ -328,6 +343,24 @@ def suggestion(institution: Institution, code: str) -> dict[str, Any]:
             "code": code,
             "level": CatalogLevel(lowest).label,
         }
+    departments = []
+    if advice == "up":
+        names = catalogs.departments_treating(code)
+        found = {
+            (d.name, d.pk): d
+            for d in Department.objects.filter(
+                name__in=names, is_active=True, takes_referrals=True
+            ).select_related("institution")
+            if catalogs.level_of(d.institution) == CatalogLevel.COUNTY
+        }
+        # The catalog's department first, the lead hospital's before the others'.
+        ordered = sorted(
+            found.values(),
+            key=lambda d: (names.index(d.name), not d.institution.is_lead_hospital, d.pk),
+        )
+        departments = [
+            {"id": d.pk, "name": d.name, "institution": str(d.institution)} for d in ordered
+        ]
     return {
         "code": code,
         "name": entry.name if entry else catalogs.lookup_name(code),
@@ -336,6 +369,7 @@ def suggestion(institution: Institution, code: str) -> dict[str, Any]:
         "lowest_level": lowest or "",
         "suggest": advice,
         "message": message,
+        "departments": departments,
     }
 
 
@@ -460,6 +494,8 @@ def refer_up(
     if alert is not None and alert.observation_id:
         observations.append(alert.observation_id)
     _attach_results(actor, referral, reports, set(observations))
+    if alert is not None:
+        _acknowledge_alert(actor, alert, referral, dept)
     message = (
         _("Emergency referral on the way: %(resident)s, %(diagnosis)s → %(department)s")
         if emergency
@@ -467,6 +503,25 @@ def refer_up(
     ) % {"resident": resident.name, "diagnosis": name, "department": dept.name}
     _notify(referral, dept.institution, message, now=now)
     return referral
+
+
+def _acknowledge_alert(actor, alert, referral: Referral, dept: Department) -> None:
+    """Referring the patient upward is the action taken on a critical value (WH-, REF-01):
+    an alert still open is acknowledged with the referral named, so it does not escalate to
+    the township as if nobody had acted."""
+    from countycare.telemed import critical
+    from countycare.telemed.models import AlertStatus
+
+    if alert.status == AlertStatus.ACKNOWLEDGED or not actor.has_perm(
+        f"countycare.{Perm.ACK_CRITICAL}"
+    ):
+        return
+    critical.acknowledge(
+        actor,
+        alert.pk,
+        action_taken=_("Referred upward: %(number)s → %(department)s")
+        % {"number": referral.number, "department": dept},
+    )
 
 
 def is_receiver(actor, referral: Referral) -> bool:
@@ -619,6 +674,62 @@ def cancel(actor, referral_id, *, reason: str, now: dt.datetime | None = None) -
             % {"resident": referral.resident.name, "reason": reason},
             now=now,
         )
+    return referral
+
+
+@transaction.atomic
+def reschedule(
+    actor, referral_id, *, slot, reason: str, now: dt.datetime | None = None
+) -> Referral:
+    """The receiving side moves an accepted upward referral to another appointment slot
+    (the specialist cannot sit, the patient asked by phone): the new slot is booked, the old
+    appointment cancelled, the referring doctor told. Not a state move — the referral stays
+    accepted — so it is audited, not a transition."""
+    from countycare.referrals import appointments
+
+    referral = _referral_for_update(actor, referral_id)
+    _receiving(actor, referral)
+    if referral.direction != D.UP or referral.status != S.ACCEPTED:
+        raise IllegalTransition(
+            _("Only an accepted upward referral can be given another appointment."),
+            extra={"status": referral.status},
+        )
+    reason = _text(reason, "reason", 300, required=True)
+    if slot in (None, ""):
+        raise ValidationError(_("Choose the appointment slot."), code="required", field="slot")
+    now = now or timezone.now()
+    old = referral.appointment
+    # The old slot is freed first (the new one may be in the same session); if the new
+    # booking fails — taken, reserved, past — the transaction undoes the release too.
+    if old is not None:
+        appointments.release_for_referral(referral, actor, reason, now=now)
+    new = appointments.book(
+        actor, slot=slot, resident=referral.resident_id, referral=referral, now=now
+    )
+    referral.appointment = new
+    referral.accept_mode = AcceptMode.APPOINTMENT
+    referral.save(update_fields=["appointment", "accept_mode", "updated_at"])
+    when = timezone.localtime(new.slot.starts_at).strftime("%Y-%m-%d %H:%M")
+    audit.log(
+        "update",
+        actor=actor,
+        obj=referral,
+        detail={"rescheduled": when, "from_appointment": old.pk if old else None,
+                "reason": reason},
+    )  # fmt: skip
+    _notify(
+        referral,
+        referral.from_institution,
+        _("New appointment for %(resident)s at %(institution)s: %(time)s (%(reason)s)")
+        % {
+            "resident": referral.resident.name,
+            "institution": referral.to_institution,
+            "time": when,
+            "reason": reason,
+        },
+        recipient=referral.referred_by,
+        now=now,
+    )
     return referral
 
 
@@ -847,6 +958,7 @@ def refer_out(
     diagnosis_name: str = "",
     urgency: str = Urgency.ROUTINE,
     reports: Iterable = (),
+    observations: Iterable = (),
     now: dt.datetime | None = None,
 ) -> Referral:
     """Register an out-of-county referral (REF-02): it counts against the in-county visit rate
@@ -877,7 +989,7 @@ def refer_out(
         answered_at=now if emergency else None,
     )
     _created(referral, actor, reason=_("Emergency: approved at once") if emergency else "")
-    _attach_results(actor, referral, reports, ())
+    _attach_results(actor, referral, reports, observations)
     community = source.ancestors().filter(type="medical_community").first()
     _notify(
         referral,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/<str:action>/", views.referral_action, name="action"),
     path("suggest/", views.suggest, name="suggest"),
     path("catalogs/", views.catalogs_page, name="catalogs"),
+    path("catalogs/export.csv", views.catalogs_export, name="catalogs-export"),
     path("appointments/", views.appointment_list, name="appointments"),
     path("appointments/slots/", views.slots_page, name="slots"),
     path(

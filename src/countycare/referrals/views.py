@@ -16,7 +16,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,10 +23,12 @@ from countycare.core import audit
 from countycare.core.decorators import login_required
 from countycare.core.errors import DomainError
 from countycare.core.scoping import scoped
+from countycare.organizations import policy
 from countycare.organizations.models import Institution
 from countycare.organizations.roles import Perm
 from countycare.organizations.selectors import active_roles, primary_institution
 from countycare.referrals import appointments, catalogs, selectors, services
+from countycare.referrals import policy as referral_policy
 from countycare.referrals.models import (
     AcceptMode,
     CatalogEntry,
@@ -66,12 +67,42 @@ def _waiting(delta: dt.timedelta) -> str:
     return _("%(d)d days") % {"d": hours // 24}
 
 
+def next_step(referral) -> str:
+    """What the referral waits for, in words a doctor reads on the board."""
+    r = referral
+    if r.status == S.REQUESTED:
+        return {
+            Direction.UP: _("Waiting for the hospital's answer"),
+            Direction.DOWN: _("Waiting to be taken over"),
+            Direction.OUT: _("Waiting for approval"),
+        }[r.direction]
+    if r.status == S.ACCEPTED and r.direction == Direction.DOWN:
+        return _("Taken over; waiting for the patient to report")
+    if r.status == S.ACCEPTED and r.appointment_id:
+        return _("Appointment %(time)s") % {
+            "time": timezone.localtime(r.appointment.slot.starts_at).strftime("%m-%d %H:%M")
+        }
+    if r.status == S.ACCEPTED and r.admission_on:
+        return _("Admission %(day)s, %(bed)s") % {
+            "day": r.admission_on.strftime("%m-%d"),
+            "bed": r.bed,
+        }
+    if r.status == S.ACCEPTED:
+        return _("Emergency: the hospital is ready, patient on the way")
+    if r.status == S.ARRIVED:
+        return _("Arrived %(time)s; in care until discharge") % {
+            "time": timezone.localtime(r.arrived_at).strftime("%m-%d %H:%M") if r.arrived_at else ""
+        }
+    return r.get_status_display()
+
+
 # --- board ------------------------------------------------------------------------------------
 @login_required
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
-    """Open referrals of an institution by state, waiting time, overdue first (REF-01), the
-    unread hand-over notifications, and (for aggregate roles) this month's figures."""
+    """Open referrals of an institution, received and sent, by state, with waiting time and
+    the overdue ones first (policy timeouts, REF-01); critical values to refer, the unread
+    hand-overs and (for aggregate roles) this month's figures."""
     user = request.user
     _require_any(user, *PERMS, Perm.VIEW_AGGREGATES)
     mine = _my_institutions(user)
@@ -85,13 +116,28 @@ def board(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"institutions": mine, "institution": chosen}
     if chosen is not None and any(user.has_perm(_p(p)) for p in PERMS[:3]):
         data = selectors.board(user, chosen)
+        depts = list(selectors.departments().filter(institution=chosen))
+        dept = request.GET.get("department", "")
+        incoming = data["incoming"]
+        if dept.isdigit():
+            incoming = [r for r in incoming if r.referral.to_department_id == int(dept)]
         for row in data["rows"]:
             row.waiting_text = _waiting(row.waiting)
+            row.next_text = next_step(row.referral)
         context.update(data)
-        context["count_rows"] = [
-            {"side": side, "status": S(st).label, "code": st, "n": n}
-            for (side, st), n in sorted(data["counts"].items())
-        ]
+        context.update(incoming=incoming, board_departments=depts, department=dept)
+        context["count_rows"] = {
+            side: [
+                {"status": S(st).label, "code": st, "n": n}
+                for (sd, st), n in sorted(
+                    data["counts"].items(), key=lambda kv: S.values.index(kv[0][1])
+                )
+                if sd == side
+            ]
+            for side in ("in", "out")
+        }
+        context["overdue_in"] = sum(1 for r in incoming if r.overdue)
+        context["overdue_out"] = sum(1 for r in data["outgoing"] if r.overdue)
     if chosen is not None and user.has_perm(_p(Perm.VIEW_AGGREGATES)):
         today = timezone.localdate()
         context["figures"] = selectors.figures(chosen, today.replace(day=1), today)
@@ -147,9 +193,30 @@ def _lines(text: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
     return out
 
 
+def _lab_panels(user, person) -> list[dict[str, Any]]:
+    """The resident's recognized lab results still valid, one checkbox per order (SHC-01):
+    they travel with the referral instead of being repeated."""
+    from countycare.lab.selectors import recognized_panels
+
+    return [
+        {
+            "value": ",".join(str(r.observation_id) for r in panel.results),
+            "panel": panel,
+        }
+        for panel in recognized_panels(user, person)
+    ]
+
+
+def _ids(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part.strip()]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
+    """A new referral of one resident: upward (prefilled from a critical value when the
+    doctor comes from one), downward with a care plan, or out of the county; the signed
+    reports and the recognized lab results to send along are offered (SHC-01)."""
     user = request.user
     person = get_object_or_404(
         resident_selectors.residents_for(user).select_related("home_village"), pk=resident
@@ -169,17 +236,35 @@ def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
     alert = None
     alert_id = request.POST.get("critical_alert") or request.GET.get("alert") or ""
     if alert_id.isdigit():
-        alert = scoped(user, CriticalAlert).filter(pk=int(alert_id), resident=person).first()
+        alert = (
+            scoped(user, CriticalAlert)
+            .filter(pk=int(alert_id), resident=person)
+            .select_related("observation", "order")
+            .first()
+        )
+    lab_panels = _lab_panels(user, person) if direction != Direction.DOWN else []
     values: dict[str, Any] = {
         "urgency": "urgent" if alert else "routine",
         "reports": [str(r) for r in request.GET.getlist("report")],
+        # Recognized results travel unless the doctor unticks them.
+        "lab_panels": [p["value"] for p in lab_panels],
         "diagnosis_code": "",
         "diagnosis_name": "",
     }
+    if alert is not None:
+        values["reason"] = _("Critical value: %(message)s %(value)s (%(time)s)") % {
+            "message": alert.message,
+            "value": alert.value_shown,
+            "time": timezone.localtime(alert.raised_at).strftime("%m-%d %H:%M"),
+        }
+        if alert.order_id:
+            values["reports"] += [str(r.pk) for r in reports if r.order_id == alert.order_id]
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in request.POST}
         values["reports"] = request.POST.getlist("reports")
+        values["lab_panels"] = request.POST.getlist("lab_panels")
+        observations = _ids(values["lab_panels"])
         try:
             common = {
                 "reason": request.POST.get("reason", ""),
@@ -191,13 +276,15 @@ def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
                     user, resident=person.pk, department=request.POST.get("department"),
                     urgency=request.POST.get("urgency", "routine"),
                     critical_alert=alert.pk if alert else None,
-                    reports=request.POST.getlist("reports"), **common,
+                    reports=request.POST.getlist("reports"), observations=observations,
+                    **common,
                 )  # fmt: skip
             elif direction == Direction.OUT:
                 referral = services.refer_out(
                     user, resident=person.pk, destination=request.POST.get("destination", ""),
                     urgency=request.POST.get("urgency", "routine"),
-                    reports=request.POST.getlist("reports"), **common,
+                    reports=request.POST.getlist("reports"), observations=observations,
+                    **common,
                 )  # fmt: skip
             else:
                 referral = services.refer_down(
@@ -221,7 +308,11 @@ def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
     context = {
         "resident": person,
         "direction": direction,
-        "directions": Direction.choices,
+        "directions": [
+            (v, label)
+            for v, label in Direction.choices
+            if user.has_perm(_p(Perm.RECEIVE_REFERRAL if v == Direction.DOWN else Perm.REFER))
+        ],
         "urgencies": Urgency.choices,
         "departments": selectors.departments(),
         "targets": Institution.objects.filter(
@@ -234,6 +325,9 @@ def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
             ),
         ).order_by("path"),
         "reports": reports,
+        "lab_panels": lab_panels,
+        "diagnoses": catalogs.picker(),
+        "review_days": policy.value(referral_policy.DOWN_REVIEW_DAYS),
         "alert": alert,
         "values": values,
         "errors": errors,
@@ -244,11 +338,29 @@ def referral_new(request: HttpRequest, resident: int) -> HttpResponse:
 @login_required
 @require_GET
 def suggest(request: HttpRequest) -> HttpResponse:
-    """htmx: is the typed diagnosis in the user's catalog? (REF-02)"""
+    """htmx: is the typed diagnosis in the catalog of the institution referring this
+    resident? If not, say where it belongs and preselect the catalog's county department
+    while the doctor has chosen none (REF-02)."""
     user = request.user
     _require_any(user, *PERMS)
     code = request.GET.get("diagnosis_code", "").strip()
-    institution = primary_institution(user)
+    institution = None
+    rid = request.GET.get("resident", "")
+    if rid.isdigit():
+        person = (
+            resident_selectors.residents_for(user)
+            .select_related("home_village")
+            .filter(pk=int(rid))
+            .first()
+        )
+        if person is not None:
+            try:
+                institution = services.institution_for(
+                    user, Perm.REFER, serving=person.home_village
+                )
+            except DomainError:
+                institution = None
+    institution = institution or primary_institution(user)
     result = None
     error = ""
     if code and institution is not None:
@@ -256,7 +368,15 @@ def suggest(request: HttpRequest) -> HttpResponse:
             result = services.suggestion(institution, code)
         except DomainError as exc:
             error = str(exc.message)
-    return render(request, "referrals/_suggest.html", {"result": result, "error": error})
+    context: dict[str, Any] = {"result": result, "error": error}
+    chosen = request.GET.get("department", "")
+    if result and result["departments"] and not chosen and "department" in request.GET:
+        context.update(
+            departments=selectors.departments(),
+            selected=str(result["departments"][0]["id"]),
+            oob=True,
+        )
+    return render(request, "referrals/_suggest.html", context)
 
 
 # --- one referral -----------------------------------------------------------------------------
@@ -275,12 +395,11 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Perm.RECEIVE_REFERRAL if referral.direction == Direction.DOWN else Perm.REFER,
     )
     free = []
-    if receiving and referral.direction == Direction.UP and referral.status == S.REQUESTED:
-        free = (
-            list(selectors.free_slots(referral.to_department)[:60])
-            if referral.to_department
-            else []
-        )
+    answering = referral.status == S.REQUESTED or (
+        referral.status == S.ACCEPTED and referral.accept_mode == AcceptMode.APPOINTMENT
+    )
+    if receiving and referral.direction == Direction.UP and answering and referral.to_department:
+        free = list(selectors.free_slots(referral.to_department)[:60])
     context = {
         "referral": referral,
         "due": selectors.due_at(referral),
@@ -295,13 +414,14 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
             type__in=("township_health_center", "community_health_center", "village_clinic"),
         ).order_by("path"),
         "today": timezone.localdate(),
-        "reports": list(referral.reports.all()),
-        "observations": list(referral.observations.all()),
+        "review_days": policy.value(referral_policy.DOWN_REVIEW_DAYS),
+        "results": selectors.travelling_results(referral),
+        "waiting": _waiting(timezone.now() - referral.requested_at),
     }
     return render(request, "referrals/detail.html", context)
 
 
-ACTIONS = ("accept", "decline", "cancel", "arrive", "discharge", "approve")
+ACTIONS = ("accept", "decline", "cancel", "arrive", "discharge", "approve", "reschedule")
 
 
 @login_required
@@ -327,6 +447,9 @@ def referral_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             services.arrive(user, pk)
         elif action == "approve":
             services.approve(user, pk, reason=post.get("reason", ""))
+        elif action == "reschedule":
+            services.reschedule(user, pk, slot=post.get("slot") or None,
+                                reason=post.get("reason", ""))  # fmt: skip
         else:
             down = None
             if post.get("to_institution"):
@@ -364,7 +487,7 @@ def catalogs_page(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_any(user, *PERMS)
     row_errors: list[dict] = []
-    can_upload = user.has_perm(_p(Perm.MANAGE_SCHEDULES))
+    can_upload = user.has_perm(_p(Perm.MANAGE_MASTER_DATA))
     if request.method == "POST":
         if not can_upload:
             raise PermissionDenied
@@ -389,41 +512,43 @@ def catalogs_page(request: HttpRequest) -> HttpResponse:
                     messages.warning(request, warning)
                 return redirect("referrals:catalogs")
     level = request.GET.get("level", "")
-    levels = []
-    for value, label in CatalogLevel.choices:
-        levels.append(
-            {
-                "value": value,
-                "label": label,
-                "own": CatalogEntry.objects.filter(catalog__level=value).count(),
-                "total": CatalogEntry.objects.filter(
-                    catalog__level__in=catalogs.levels_up_to(value)
-                )
-                .values("code")
-                .distinct()
-                .count(),
-            }
-        )
+    labels = {
+        "level": _("Level"),
+        "code": _("ICD-10 code"),
+        "name": _("Diagnosis name"),
+        "file": _("File"),
+    }
+    for error in row_errors:
+        error["field_label"] = labels.get(error["field"], error["field"])
     entries = (
         CatalogEntry.objects.filter(catalog__level=level).order_by("code")
         if level in CatalogLevel.values
         else []
     )
-    from countycare.organizations import policy
-    from countycare.referrals import policy as referral_policy
-
     return render(
         request,
         "referrals/catalogs.html",
         {
-            "levels": levels,
+            "levels": catalogs.level_summary(),
             "level": level,
             "entries": entries,
-            "sizes": policy.value(referral_policy.CATALOG_SIZES) or {},
             "can_upload": can_upload,
             "row_errors": row_errors,
         },
     )
+
+
+@login_required
+@require_GET
+def catalogs_export(request: HttpRequest) -> HttpResponse:
+    """The catalogs as a CSV in the upload's format (UTF-8 with BOM, opens in Excel): the
+    community office downloads, edits and uploads it again."""
+    _require_any(request.user, *PERMS)
+    response = HttpResponse(
+        catalogs.export_csv().encode("utf-8-sig"), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = "attachment; filename=disease-catalogs.csv"
+    return response
 
 
 # --- appointments -----------------------------------------------------------------------------
@@ -432,18 +557,29 @@ def catalogs_page(request: HttpRequest) -> HttpResponse:
 def appointment_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_any(user, *PERMS)
-    qs = selectors.appointments_for(user).filter(
-        slot__starts_at__gte=timezone.now() - dt.timedelta(days=1)
-    )
-    page = Paginator(qs.order_by("slot__starts_at", "pk"), 50).get_page(request.GET.get("page"))
-    return render(request, "referrals/appointments.html", {"page": page})
+    past = request.GET.get("when") == "past"
+    since = timezone.now() - dt.timedelta(days=1)
+    qs = selectors.appointments_for(user).select_related("referral", "booking_institution")
+    if past:
+        qs = qs.filter(slot__starts_at__lt=since).order_by("-slot__starts_at", "-pk")
+    else:
+        qs = qs.filter(slot__starts_at__gte=since).order_by("slot__starts_at", "pk")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    now = timezone.now()
+    grace = dt.timedelta(minutes=int(policy.value(referral_policy.NO_SHOW_AFTER_MINUTES)))
+    for a in page.object_list:
+        a.hospital_side = services.acts_for(
+            user, a.slot.session.department.institution, Perm.RECEIVE_REFERRAL
+        )
+        a.can_no_show = a.status == "booked" and now >= a.slot.starts_at + grace
+    return render(request, "referrals/appointments.html", {"page": page, "past": past})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def slots_page(request: HttpRequest) -> HttpResponse:
-    """Free slots of a department for the next two weeks; book one for a resident (REF-03:
-    reserved slots marked, bookable by family doctors until the cut-off)."""
+    """Free slots of a department for the next two weeks; pick one, confirm, booked for the
+    resident (REF-03: reserved slots marked, bookable by family doctors until the cut-off)."""
     user = request.user
     _require_any(user, *PERMS)
     depts = list(selectors.departments())
@@ -452,23 +588,42 @@ def slots_page(request: HttpRequest) -> HttpResponse:
     resident = None
     rid = request.POST.get("resident") or request.GET.get("resident") or ""
     if rid.isdigit():
-        resident = resident_selectors.residents_for(user).filter(pk=int(rid)).first()
+        resident = (
+            resident_selectors.residents_for(user)
+            .select_related("home_village")
+            .filter(pk=int(rid))
+            .first()
+        )
     if request.method == "POST":
         try:
-            appointments.book(user, slot=request.POST.get("slot"), resident=rid)
+            appointment = appointments.book(user, slot=request.POST.get("slot"), resident=rid)
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
-            messages.success(request, _("Appointment booked."))
+            messages.success(
+                request,
+                _("Appointment booked: %(resident)s, %(department)s, %(time)s.")
+                % {
+                    "resident": appointment.resident.name,
+                    "department": appointment.slot.session.department,
+                    "time": timezone.localtime(appointment.slot.starts_at).strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
+                },
+            )
             return redirect("referrals:appointments")
-    start = parse_date(request.GET.get("from", "") or "") or timezone.localdate()
     slots = list(selectors.free_slots(dept, days=14)) if dept else []
     family = services.is_family_doctor(user)
     days: dict[dt.date, list] = {}
     now = timezone.now()
+    chosen = None
+    want = request.GET.get("slot", "")
     for slot in slots:
         slot.locked = slot.reserved and not family and now < appointments.reserved_until(slot)
+        slot.opens_at = appointments.reserved_until(slot) if slot.locked else None
         days.setdefault(timezone.localtime(slot.starts_at).date(), []).append(slot)
+        if str(slot.pk) == want and not slot.locked:
+            chosen = slot
     return render(
         request,
         "referrals/slots.html",
@@ -478,7 +633,9 @@ def slots_page(request: HttpRequest) -> HttpResponse:
             "days": sorted(days.items()),
             "resident": resident,
             "family": family,
-            "start": start,
+            "chosen": chosen,
+            "cutoff_hours": policy.value(referral_policy.RESERVED_CUTOFF_HOURS),
+            "share": round(float(policy.value(referral_policy.RESERVED_SHARE)) * 100),
             "can_book": user.has_perm(_p(Perm.REFER)) and resident is not None,
         },
     )
