@@ -5,7 +5,8 @@ Method (the usual one of interpretive carts, kept simple and documented):
 
 1. Every detected R peak gets a morphology class from its QRS (±60 ms, all usable leads)
    correlated with the median QRS: ``N`` (dominant), ``V`` (different shape: ventricular),
-   ``A`` (dominant shape but premature: supraventricular). Premature = RR shorter than
+   ``A`` (dominant shape but premature: supraventricular), ``?`` (different shape, not
+   premature: artefact or aberrancy, not used). Premature = RR shorter than
    ``PREMATURE`` × the median RR around it.
 2. The **median beat** of each lead is built from the dominant, non-premature beats that fit
    entirely in the record (``beats_used``).
@@ -37,6 +38,8 @@ QRS_QUIET_MS = 12.0  # ...for this long
 PREMATURE = 0.85
 MIN_P_UV = 25.0
 MIN_T_UV = 60.0
+ATRIAL_WINDOW_S = 0.30  # atrial activity is looked for from this long before each R peak…
+ATRIAL_RR_SHARE = 0.5  # …but not earlier than this share of the median RR before it
 
 CHEST = ["V1", "V2", "V3", "V4", "V5", "V6"]
 LIMB_CONTIGUOUS = ["aVL", "I", "-aVR", "II", "aVF", "III"]
@@ -207,7 +210,9 @@ def measure(wf, beats: np.ndarray, usable: list[str] | None = None) -> Measureme
             denom = np.linalg.norm(v) * np.linalg.norm(tc)
             corr = float(v @ tc / denom) if denom > 0 else 0.0
             if corr < 0.8:
-                classes[i] = "V"
+                # A different QRS that comes early is ventricular; one on time is noise, an
+                # artefact or aberrancy: left out of the median beat, not called a PVC.
+                classes[i] = "V" if premature[i] else "?"
             elif premature[i]:
                 classes[i] = "A"
             else:
@@ -397,7 +402,10 @@ def _atrial_consistency(band, beats, classes, fs) -> float | None:
     each dominant beat's window from 300 to 80 ms before its R peak with the median of those
     windows; then the median over the leads. Sinus P waves repeat (≈ 0.9–1.0); fibrillatory
     waves do not (≈ 0.5–0.7 in the tuning part of LUDB)."""
-    a, b = int(0.30 * fs), int(0.08 * fs)
+    rr_med = float(np.median(np.diff(beats))) / fs if len(beats) > 1 else 1.0
+    # Start no earlier than half the median RR before the R peak, so at fast rates the window
+    # holds less of the previous T wave (whose shape repeats in any rhythm).
+    a, b = int(min(ATRIAL_WINDOW_S, ATRIAL_RR_SHARE * rr_med) * fs), int(0.08 * fs)
     picks = [x for i, x in enumerate(beats) if classes[i] in ("N", "A") and x - a >= 0]
     if len(picks) < 3:
         return None

@@ -196,7 +196,7 @@ def _observations(rec: EcgRecording, result: preread.PreRead) -> list[Observatio
     return rows
 
 
-NORMAL_STATEMENTS = {"SR"}
+NORMAL_STATEMENTS = preread.NORMAL_CODES
 
 
 def _aware(when):
