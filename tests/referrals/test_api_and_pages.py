@@ -129,3 +129,97 @@ def test_pages(web, catalog, departments, residents, session, village_doctor, sp
     )
     assert web(community_admin).get("/referrals/catalogs/?level=village").status_code == 200
     assert client.get(f"/residents/{residents['a1'].pk}/").status_code == 200
+
+
+def test_refer_upward_from_the_walking_hospital_alert(web, catalog, departments, residents,
+                                                      village_doctor, critical_alert):  # fmt: skip
+    """The critical-value alert's "refer upward" button (telemed/_alerts.html) opens the
+    referral form prefilled from the alert; sending it links the alert and its value and
+    acknowledges the alert (issue 6; WH-, REF-01)."""
+    import re
+
+    from countycare.telemed.models import AlertStatus, CriticalAlert
+
+    client = web(village_doctor)
+    for page in (f"/telemed/visits/{critical_alert.observation.visit_id}/", "/telemed/alerts/"):
+        html = client.get(page).content.decode()
+        links = re.findall(r'<a class="button refer-upward" href="([^"]+)"', html)
+        # SBP 196 and DBP 112: two alerts, each with its button.
+        link = f"/referrals/new/{residents['a1'].pk}/?direction=up&amp;alert={critical_alert.pk}"
+        assert len(links) == 2 and link in links, page
+    form = client.get(link.replace("&amp;", "&"))
+    values = form.context["values"]
+    assert values["urgency"] == "urgent" and critical_alert.message in values["reason"]
+    assert f'name="critical_alert" value="{critical_alert.pk}"' in form.content.decode()
+    r = client.post(f"/referrals/new/{residents['a1'].pk}/", {
+        "direction": "up", "critical_alert": critical_alert.pk, "reason": values["reason"],
+        "department": departments["心血管内科"].pk, "diagnosis_code": "I10.x00",
+        "urgency": "urgent",
+    })  # fmt: skip
+    referral = Referral.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/referrals/{referral.pk}/"
+    assert referral.critical_alert_id == critical_alert.pk
+    assert referral.observations.get() == critical_alert.observation
+    alert = CriticalAlert.objects.get(pk=critical_alert.pk)
+    assert alert.status == AlertStatus.ACKNOWLEDGED and referral.number in alert.action_taken
+    # Acknowledged: the alert no longer asks for action, so no button for it any more.
+    html = client.get("/telemed/alerts/").content.decode()
+    assert html.count("refer-upward") == 1 and link not in html
+
+
+def test_reading_a_referral_is_audited_and_scoped(web, catalog, departments, residents,
+                                                  village_doctor, village_doctor_b1, specialist):  # fmt: skip
+    """Every read of a referral (a resident's record) is audited; another village's doctor
+    gets 404 on the page, the list and the board."""
+    from countycare.referrals import services
+
+    referral = services.refer_up(
+        village_doctor, resident=residents["a1"].pk, department=departments["心血管内科"].pk,
+        reason="胸闷", diagnosis_code="I20.000",
+    )  # fmt: skip
+    before = AuditEntry.objects.filter(action="read").count()
+    assert web(specialist).get(f"/referrals/{referral.pk}/").status_code == 200
+    entry = AuditEntry.objects.filter(action="read").order_by("-pk").first()
+    assert AuditEntry.objects.filter(action="read").count() == before + 1
+    assert (entry.actor, entry.resident_id) == (specialist, residents["a1"].pk)
+    other = web(village_doctor_b1)
+    assert other.get(f"/referrals/{referral.pk}/").status_code == 404
+    assert residents["a1"].name not in other.get("/referrals/list/").content.decode()
+    assert residents["a1"].name not in other.get("/referrals/").content.decode()
+    assert other.post(f"/referrals/{referral.pk}/cancel/", {"reason": "x"}).status_code == 404
+
+
+def test_booking_from_the_slots_page_asks_to_confirm(web, catalog, departments, residents,
+                                                     session, village_doctor):  # fmt: skip
+    from countycare.referrals.models import Appointment
+
+    client = web(village_doctor)
+    slot = session.slots.filter(reserved=False).first()
+    base = f"/referrals/appointments/slots/?resident={residents['a1'].pk}"
+    page = client.get(f"{base}&department={session.department_id}&slot={slot.pk}")
+    assert page.context["chosen"] == slot and not Appointment.objects.exists()
+    r = client.post("/referrals/appointments/slots/", {
+        "slot": slot.pk, "resident": residents["a1"].pk, "department": session.department_id,
+    })  # fmt: skip
+    assert r.status_code == 302 and Appointment.objects.get().slot == slot
+    # The same slot again: taken, said in words, nothing booked twice.
+    r = client.post("/referrals/appointments/slots/", {
+        "slot": slot.pk, "resident": residents["a1"].pk, "department": session.department_id,
+    }, follow=True)  # fmt: skip
+    assert Appointment.objects.count() == 1
+    assert "已被预约" in r.content.decode() or "already booked" in r.content.decode()
+
+
+def test_catalog_page_lists_the_wrong_rows(web, community_admin, catalog):
+    client = web(community_admin)
+    bad = io.BytesIO(
+        "级别,编码,名称\n村,K99.900,不存在\n村,I10.x00,高血压\n村,I10.x00,高血压\n".encode()
+    )
+    bad.name = "目录.csv"
+    page = client.post("/referrals/catalogs/", {"file": bad})
+    rows = page.context["row_errors"]
+    assert [(e["row"], e["field"]) for e in rows] == [(2, "code"), (4, "code")]
+    assert CatalogEntry.objects.filter(catalog__level="village").count() == 30
+    export = client.get("/referrals/catalogs/export.csv")
+    assert export["Content-Type"].startswith("text/csv")
+    assert export.content.startswith("\ufeff".encode()) and "I10.x00".encode() in export.content

@@ -103,7 +103,9 @@ def test_walking_hospital_loop_in_chromium(
     # SpO2 88 % is a critical value: a red alert with acknowledge and "refer upward".
     assert page.locator(".critical-alerts tr, .critical-alerts li").count() == 1
     assert page.locator("tr.row-critical").count() == 1
-    assert page.get_attribute(".tooltip-wrap", "title") == "转诊功能即将上线"
+    # "Refer upward" opens the referral form prefilled from the alert (issue 6).
+    refer = page.get_attribute(".critical-alerts a.refer-upward", "href")
+    assert refer.startswith(f"/referrals/new/{resident.pk}/?direction=up&alert="), refer
     page.screenshot(path=str(shots / "telemed-visit-critical.png"), full_page=True)
 
     page.select_option("select[name=service]", label="常规12导联心电图")
