@@ -263,6 +263,10 @@ def facts(ds: Dataset, *, sop_class_uid: str = "") -> Facts:
     for an unsupported SOP class or missing identifiers."""
     try:
         sop_class = text(ds, "SOPClassUID") or sop_class_uid
+        if not sop_class and not text(ds, "SOPInstanceUID"):
+            raise DatasetProblem(
+                CANNOT_UNDERSTAND, "not a DICOM dataset: no SOP Class or Instance UID"
+            )
         if sop_class not in STORAGE_CLASSES:
             raise DatasetProblem(
                 SOP_CLASS_NOT_SUPPORTED, f"SOP class {sop_class or '(none)'} is not accepted"
