@@ -24,7 +24,7 @@ from countycare.outreach.models import (
 def test_demo_step_seeds_a_season():
     loader.load(build_plan(residents=60))
     summary = seed_outreach(2024, traffic=True)
-    assert "50 service points" in summary
+    assert "50 circuit service points" in summary
     assert ServicePoint.objects.count() == 50
     run = SitingRun.objects.get()
     assert run.status == "done" and run.gap == 0

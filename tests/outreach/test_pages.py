@@ -71,10 +71,83 @@ def test_siting_form_errors_are_shown(geo_tree, community_admin):
     client = _client(community_admin)
     response = client.post("/outreach/siting/", {"k": 99, "objective": "median", "time_limit": 10})
     assert response.status_code == 200
-    assert "between 1 and 4" in response.content.decode()
+    assert "larger than the villages that can host a new point (4)" in response.content.decode()
     response = client.post("/outreach/siting/", {"k": 2, "objective": "coverage", "time_limit": 10})
     assert "needs a distance limit" in response.content.decode()
     assert not SitingRun.objects.exists()
+
+
+def test_siting_from_uploaded_villages_and_road_matrix(geo_tree, community_admin, post_and_run):
+    """OUT-01 in the web app with the county's own files: a villages CSV and a road matrix
+    (minutes), with an existing clinic open besides the k points; bad files are refused
+    with every bad row named and nothing written."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = _client(community_admin)
+    villages = (
+        "id,name,lat,lon,population\n"
+        "W1,一村,39.50,109.80,1000\nW2,二村,39.51,109.81,800\n"
+        "W3,三村,39.60,109.90,600\nW4,四村,39.61,109.91,500\nW5,五村,39.40,109.70,50\n"
+    )
+    # W5 is near W1 as the crow flies, but the road makes W4 the better point for W3/W4.
+    matrix = "from,to,minutes\n" + "".join(
+        f"{a},{b},{m}\n"
+        for a, b, m in [("W1", "W2", 5), ("W2", "W1", 5), ("W3", "W4", 6), ("W4", "W3", 6),
+                        ("W5", "W1", 40), ("W1", "W5", 40), ("W3", "W1", 30), ("W1", "W3", 30),
+                        ("W4", "W1", 35), ("W1", "W4", 35), ("W2", "W3", 28), ("W3", "W2", 28)]
+    )  # fmt: skip
+    response = post_and_run(
+        client,
+        "/outreach/siting/",
+        {
+            "k": 1, "objective": "median", "time_limit": 10, "existing": "W1",
+            "villages_file": SimpleUploadedFile("villages.csv", villages.encode()),
+            "matrix_file": SimpleUploadedFile("roads.csv", matrix.encode()),
+            "matrix_unit": "minutes",
+        },
+    )  # fmt: skip
+    run = SitingRun.objects.get()
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert run.status == "done", run.error
+    assert run.source == "villages.csv" and run.matrix_unit == "minutes" and run.matrix_file
+    assert run.result["chosen"] == ["W3"] or run.result["chosen"] == ["W4"]
+    assert run.result["existing"] == ["W1"]
+    assert run.result["assignment"]["W5"] == "W1" and run.result["assignment"]["W2"] == "W1"
+    body = client.get(f"/outreach/siting/{run.pk}/").content.decode()
+    assert "villages.csv" in body and "<svg" in body
+    # A run over a file is for comparison: it cannot replace the tree's points.
+    client.post(f"/outreach/siting/{run.pk}/apply/")
+    assert not ServicePoint.objects.exists()
+
+    bad = (
+        "id,name,lat,lon,population\n"
+        "V1,甲村,39.5,109.8,1200\nV2,乙村,,109.7,800\nV1,丙村,39.6,109.9,300\n"
+        "V4,丁村,39.6,109.9,-5\n"
+    )
+    response = client.post(
+        "/outreach/siting/",
+        {"k": 1, "objective": "median", "time_limit": 10,
+         "villages_file": SimpleUploadedFile("bad.csv", bad.encode())},
+    )  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "row 3: lat is missing" in body
+    assert "row 4: id &#x27;V1&#x27; duplicates row 2" in body
+    assert "row 5: population -5 is negative" in body
+    response = client.post(
+        "/outreach/siting/",
+        {"k": 1, "objective": "median", "time_limit": 10,
+         "villages_file": SimpleUploadedFile("villages.csv", villages.encode()),
+         "matrix_file": SimpleUploadedFile("m.csv", b"from,to,km\nW1,X9,3\n")},
+    )  # fmt: skip
+    assert "row 2: to &#x27;X9&#x27; is not a village id" in response.content.decode()
+    response = client.post(
+        "/outreach/siting/",
+        {"k": 6, "objective": "median", "time_limit": 10,
+         "villages_file": SimpleUploadedFile("villages.csv", villages.encode())},
+    )  # fmt: skip
+    assert "can host a new point (5)" in response.content.decode()
+    assert SitingRun.objects.count() == 1
 
 
 def test_siting_needs_plan_permission(geo_tree, village_doctor):

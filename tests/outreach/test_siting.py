@@ -36,13 +36,13 @@ def _instance(rng: random.Random, n: int) -> list[Village]:
     ]
 
 
-def _brute(d, w, k, objective, max_km, fixed=(), forbidden=()):
+def _brute(d, w, k, objective, max_km, fixed=(), forbidden=(), existing=()):
     best = None
-    candidates = [j for j in range(len(w)) if j not in forbidden]
+    candidates = [j for j in range(len(w)) if j not in forbidden and j not in existing]
     for comb in itertools.combinations(candidates, k):
         if not set(fixed) <= set(comb):
             continue
-        near = d[:, comb].min(axis=1)
+        near = d[:, [*comb, *existing]].min(axis=1)
         if objective == "median":
             if max_km is not None and not (near <= max_km).all():
                 continue
@@ -89,6 +89,36 @@ def test_siting_equals_brute_force_on_small_instances(seed):
         for i, point in enumerate(result.assignment):
             assert point in result.chosen
             assert d[i, point] == pytest.approx(d[i, result.chosen].min())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_existing_clinics_serve_without_counting_in_k(seed):
+    """OUT-01 with existing clinics (the conditional p-median): they are open and serve
+    their neighbours, k new points are chosen besides them — equal to brute force."""
+    rng = random.Random(100 + seed)
+    for _ in range(6):
+        n = rng.randrange(7, 11)
+        villages = _instance(rng, n)
+        d = haversine_matrix(villages)
+        w = np.array([v.population for v in villages], dtype=float)
+        existing = rng.sample(range(n), rng.randrange(1, 3))
+        k = rng.randrange(1, n - len(existing) - 1)
+        objective = rng.choice(["median", "coverage"])
+        max_km = None if objective == "median" else 7.0
+        expected = _brute(d, w, k, objective, max_km, existing=existing)
+        result = siting.solve(villages, d, k, objective=objective, max_km=max_km,
+                              existing=existing)  # fmt: skip
+        got = result.objective if objective == "median" else -result.objective
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-6)
+        assert result.optimal and len(result.chosen) == k
+        assert not set(result.chosen) & set(existing)
+        assert result.existing == sorted(existing)
+        # Villages are served by the nearest open place, existing clinics included.
+        open_all = [*result.chosen, *existing]
+        for i, point in enumerate(result.assignment):
+            assert d[i, point] == pytest.approx(d[i, open_all].min())
+        data = result.as_json(villages)
+        assert data["existing"] == [villages[j].id for j in sorted(existing)]
 
 
 def test_median_and_coverage_choose_differently():
@@ -151,9 +181,14 @@ def test_infeasible_constraints_are_clear_errors():
         siting.solve(villages, d, 2, max_km=0.5)
     with pytest.raises(siting.SitingError, match="larger than the number of villages"):
         siting.solve(villages, d, 9)
+    # k larger than the villages left once existing clinics and exclusions are taken out.
+    with pytest.raises(siting.SitingError, match=r"k = 6 .* \(5 of 8\)"):
+        siting.solve(villages, d, 6, existing=[0, 1], forbidden=[2])
     with pytest.raises(siting.SitingError, match="raise k to at least 3"):
         siting.solve(villages, d, 2, fixed=[0, 1, 2])
-    with pytest.raises(siting.SitingError, match="both required and excluded"):
+    with pytest.raises(
+        siting.SitingError, match=r"both required \(or existing\) and excluded: V00"
+    ):
         siting.solve(villages, d, 2, fixed=[0], forbidden=[0])
     with pytest.raises(siting.SitingError, match="needs --max-km"):
         siting.solve(villages, d, 2, objective="coverage")

@@ -15,7 +15,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from countycare.organizations import policy as org_policy
 from countycare.organizations.models import Institution, InstitutionType, Qualification
 from countycare.outreach import policy
 from countycare.outreach.models import (
@@ -75,9 +74,9 @@ def village_circuit_rows(root, start, end, as_of=None) -> list[dict]:
     """OUT-04, per village served by a township circuit and per week of the period: the
     qualifying visits against the weekly minimum."""
     as_of = as_of or timezone.localdate()
-    per_week = int(org_policy.value(policy.VILLAGE_CIRCUIT_VISITS_PER_WEEK))
-    min_hours = float(org_policy.value(policy.CIRCUIT_MIN_HOURS))
-    needed = functions_needed("village_circuit")
+    per_week = int(policy.number(policy.VILLAGE_CIRCUIT_VISITS_PER_WEEK, root))
+    min_hours = float(policy.number(policy.CIRCUIT_MIN_HOURS, root))
+    needed = functions_needed("village_circuit", root)
     if per_week <= 0:
         return []
     visits = (
@@ -131,7 +130,7 @@ def village_circuit_rows(root, start, end, as_of=None) -> list[dict]:
 def elderly_care_rows(root, start, end, as_of=None) -> list[dict]:
     """OUT-03, per elderly-care institution and month: visits done against the minimum."""
     as_of = as_of or timezone.localdate()
-    per_month = int(org_policy.value(policy.ELDERLY_CARE_VISITS_PER_MONTH))
+    per_month = int(policy.number(policy.ELDERLY_CARE_VISITS_PER_MONTH, root))
     homes = Institution.objects.active().filter(type=InstitutionType.ELDERLY_CARE_INSTITUTION)
     if root is not None:
         homes = homes.filter(path__startswith=root.path)
@@ -160,7 +159,7 @@ def elderly_care_rows(root, start, end, as_of=None) -> list[dict]:
 def service_point_rows(root, year: int, as_of=None) -> list[dict]:
     """OUT-02, per active circuit service point: visits done in the year and still planned."""
     as_of = as_of or timezone.localdate()
-    per_year = int(org_policy.value(policy.SERVICE_POINT_VISITS_PER_YEAR))
+    per_year = int(policy.number(policy.SERVICE_POINT_VISITS_PER_YEAR, root))
     points = ServicePoint.objects.filter(_in(root, "village")).select_related(
         "institution", "village"
     )
@@ -226,7 +225,7 @@ def dispatch_findings(dispatch: Dispatch, as_of: dt.date | None = None) -> list[
         DispatchKind.LEAD_ATTENDING: "OUT-07",
         DispatchKind.PUBLIC_HEALTH: "OUT-09",
     }[dispatch.kind]
-    horizon = int(org_policy.value(policy.NEAR_BREACH_DAYS))
+    horizon = int(policy.number(policy.NEAR_BREACH_DAYS, dispatch.to_institution))
     if dispatch.start > as_of:
         return findings
     last = min(dispatch.end, as_of - dt.timedelta(days=1))
@@ -312,7 +311,7 @@ def dispatch_findings(dispatch: Dispatch, as_of: dt.date | None = None) -> list[
 
 def _attending_days(dispatch: Dispatch, as_of: dt.date, horizon: int) -> list[Finding]:
     """OUT-07: ≥ 180 days at the township in the year (all of the person's dispatches)."""
-    need = int(org_policy.value(policy.LEAD_ATTENDING_DAYS_PER_YEAR))
+    need = int(policy.number(policy.LEAD_ATTENDING_DAYS_PER_YEAR, dispatch.to_institution))
     year = as_of.year
     mine = Dispatch.objects.filter(
         staff_id=dispatch.staff_id, kind=DispatchKind.LEAD_ATTENDING, start__year__lte=year
@@ -364,7 +363,7 @@ def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Fin
     (gaps so far are breaches, gaps within the horizon warnings); OUT-09: a public-health
     physician; OUT-07: the lead hospital sends at least 3 attending physicians a year."""
     as_of = as_of or timezone.localdate()
-    horizon = int(org_policy.value(policy.NEAR_BREACH_DAYS))
+    horizon = int(policy.number(policy.NEAR_BREACH_DAYS, root))
     findings: list[Finding] = []
     townships = Institution.objects.active().filter(type__in=TOWNSHIP_TYPES)
     if root is not None:
@@ -377,7 +376,7 @@ def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Fin
             kind=DispatchKind.LEAD_ATTENDING, start__lte=y_end, end__gte=y_start
         )
     )
-    if int(org_policy.value(policy.TOWNSHIP_ATTENDING_ALL_YEAR)) > 0:
+    if int(policy.number(policy.TOWNSHIP_ATTENDING_ALL_YEAR, root)) > 0:
         for township in townships.order_by("path"):
             spans = sorted(
                 (max(d.start, y_start), min(d.end, y_end))
@@ -447,8 +446,8 @@ def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Fin
             )
     # OUT-07 county-wide: at least 3 attending physicians dispatched for ≥ 180 days this year.
     if root is None or root.type in (InstitutionType.COUNTY, InstitutionType.MEDICAL_COMMUNITY):
-        need_people = int(org_policy.value(policy.LEAD_ATTENDING_PER_YEAR))
-        need_days = int(org_policy.value(policy.LEAD_ATTENDING_DAYS_PER_YEAR))
+        need_people = int(policy.number(policy.LEAD_ATTENDING_PER_YEAR, root))
+        need_days = int(policy.number(policy.LEAD_ATTENDING_DAYS_PER_YEAR, root))
         planned: dict[int, int] = defaultdict(int)
         for d in dispatches:
             planned[d.staff_id] += _working_days_between(max(d.start, y_start), min(d.end, y_end))

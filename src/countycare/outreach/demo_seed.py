@@ -18,6 +18,7 @@ import datetime as dt
 import random
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from countycare.demo.steps import step
 from countycare.organizations.models import Institution, InstitutionType, Staff
@@ -113,7 +114,7 @@ def seed_outreach(seed: int, *, traffic: bool) -> str:
     today = timezone.localdate()
     community = siting_services.community_of()
     if community is None:
-        return "no medical community"
+        return _("no medical community")
     villages = list(
         Institution.objects.filter(type=InstitutionType.VILLAGE_CLINIC, is_active=True)
         .exclude(latitude=None)
@@ -235,10 +236,17 @@ def seed_outreach(seed: int, *, traffic: bool) -> str:
                 )
             )
     Dispatch.objects.bulk_create(dispatches)
-    summary = (
-        f"{len(current)} service points, siting run #{run.pk} ({run.status}, "
-        f"{run.seconds or 0:.2f} s), {len(teams)} teams, {len(dispatches)} dispatches"
-    )
+    summary = _(
+        "%(points)s circuit service points, siting run #%(run)s (%(status)s, %(seconds)s s), "
+        "%(teams)s teams, %(dispatches)s dispatches"
+    ) % {
+        "points": len(current),
+        "run": run.pk,
+        "status": run.get_status_display(),
+        "seconds": f"{run.seconds or 0:.2f}",
+        "teams": len(teams),
+        "dispatches": len(dispatches),
+    }
     if not traffic:
         return summary
 
@@ -309,4 +317,8 @@ def seed_outreach(seed: int, *, traffic: bool) -> str:
                 )
             day += dt.timedelta(days=1)
     DispatchCheckIn.objects.bulk_create(check_ins, batch_size=1000)
-    return summary + f"; {done} visits recorded, {missed} missed, {len(check_ins)} check-ins"
+    return summary + _("; %(done)s visits recorded, %(missed)s missed, %(check_ins)s check-ins") % {
+        "done": done,
+        "missed": missed,
+        "check_ins": len(check_ins),
+    }

@@ -27,7 +27,38 @@ class SitingForm(forms.Form):
             "Maximal covering: the covering distance. Least travel: optional, every village within it."
         ),
     )
+    villages_file = forms.FileField(
+        label=_("Villages file (CSV, optional)"),
+        required=False,
+        help_text=_(
+            "Header id,name,lat,lon,population (decimal degrees). Empty: the villages of the "
+            "institution tree."
+        ),
+    )
+    matrix_file = forms.FileField(
+        label=_("Road distance/time matrix (CSV, optional)"),
+        required=False,
+        help_text=_(
+            "Rows from,to,km (or minutes), or a square table with the village ids as header. "
+            "Empty: great-circle distances."
+        ),
+    )
+    matrix_unit = forms.ChoiceField(
+        label=_("Matrix unit"),
+        choices=[("km", _("kilometres")), ("minutes", _("minutes"))],
+        initial="km",
+        required=False,
+    )
     keep_current = forms.BooleanField(label=_("Keep the current points"), required=False)
+    existing = forms.CharField(
+        label=_("Existing clinics (codes)"),
+        required=False,
+        help_text=_(
+            "Places that already serve their neighbours (e.g. a township health center with a "
+            "resident attending physician): open, not counted in the number of points."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     required = forms.CharField(
         label=_("Must-have villages (codes)"),
         required=False,
@@ -47,6 +78,9 @@ class SitingForm(forms.Form):
 
     def clean_excluded(self):
         return _codes(self.cleaned_data.get("excluded") or "")
+
+    def clean_existing(self):
+        return _codes(self.cleaned_data.get("existing") or "")
 
     def clean(self):
         data = super().clean()

@@ -39,6 +39,7 @@ def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) 
             "villages": [],
             "lines": [],
             "chosen": [],
+            "existing": [],
             "current": [],
         }
     xy, scale = project([(v["lat"], v["lon"]) for v in villages])
@@ -65,6 +66,9 @@ def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) 
         a, b = xy[index[vid]], xy[index[point]]
         lines.append({"x1": a[0], "y1": a[1], "x2": b[0], "y2": b[1]})
     marks = [shapes[index[c]] for c in result.get("chosen", []) if c in index]
+    existing = [shapes[index[c]] for c in result.get("existing", []) if c in index]
+    for shape in existing:
+        shape["existing"] = True
     now = [shapes[index[c]] for c in current if c in index]
     km = 10.0  # a scale bar of 10 km
     bar = km / 111.32 * scale
@@ -74,6 +78,7 @@ def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) 
         "villages": shapes,
         "lines": lines,
         "chosen": marks,
+        "existing": existing,
         "current": now,
         "bar": round(bar, 1),
         "bar_km": int(km),

@@ -40,6 +40,13 @@ class SitingRun(models.Model):
     keep_current = models.BooleanField(_("keep the current points"), default=False)
     required = models.JSONField(_("required villages"), default=list, blank=True)
     excluded = models.JSONField(_("excluded villages"), default=list, blank=True)
+    existing = models.JSONField(_("existing clinics"), default=list, blank=True)
+    # Where the villages came from: "" = the institution tree, else the uploaded file's name.
+    source = models.CharField(_("villages from"), max_length=200, blank=True)
+    matrix_file = models.FileField(
+        _("distance/time matrix"), upload_to="outreach/siting/", blank=True, max_length=255
+    )
+    matrix_unit = models.CharField(_("matrix unit"), max_length=20, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED
     )

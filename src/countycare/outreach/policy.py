@@ -112,3 +112,21 @@ ANNUAL_SUMMARY_DUE = declare(
     "OUT-11",
     _("Day (MM-DD) by which the year's circuit and dispatch summary goes to the city"),
 )
+
+
+def number(key: str, where=None):
+    """The value of ``key`` in force for the county (medical community) that ``where`` — an
+    institution of the tree, or None for the first community — belongs to, so two counties on
+    one platform each plan and are judged by their own rules."""
+    from countycare.organizations import policy as org_policy
+    from countycare.organizations.models import InstitutionType
+
+    community = None
+    if where is not None:
+        community = (
+            where.ancestors()
+            .filter(type=InstitutionType.MEDICAL_COMMUNITY)
+            .values_list("pk", flat=True)
+            .last()
+        )
+    return org_policy.value(key, community)

@@ -29,7 +29,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from countycare.core.errors import PermissionDenied, ValidationError
-from countycare.organizations import policy as org_policy
 from countycare.organizations.models import Institution, InstitutionType
 from countycare.organizations.roles import Perm
 from countycare.outreach import policy
@@ -63,11 +62,11 @@ WEEKDAY_NAMES = (
 )
 
 
-def functions_needed(kind: str) -> list[str]:
-    """Functions a crew must bring: the full OUT-04 team for village circuits, a physician
-    (clinical or specialist) otherwise."""
+def functions_needed(kind: str, where: Institution | None = None) -> list[str]:
+    """Functions a crew must bring: the full OUT-04 team for village circuits (the county's
+    policy), a physician (clinical or specialist) otherwise."""
     if kind == TeamKind.VILLAGE_CIRCUIT:
-        return list(org_policy.value(policy.CIRCUIT_TEAM_FUNCTIONS))
+        return list(policy.number(policy.CIRCUIT_TEAM_FUNCTIONS, where))
     return [MemberFunction.CLINICAL]
 
 
@@ -156,14 +155,14 @@ def build_windows(
             kept[visit.place_id].append(visit.date)
     windows: list[Window] = []
     if team.kind == TeamKind.VILLAGE_CIRCUIT:
-        per_week = int(org_policy.value(policy.VILLAGE_CIRCUIT_VISITS_PER_WEEK))
+        per_week = int(policy.number(policy.VILLAGE_CIRCUIT_VISITS_PER_WEEK, team.home))
         for place in places:
             for w_start, w_end, monday in _weeks(start, end):
                 need = min(per_week, _working_days(w_start, w_end))
                 iso = monday.isocalendar()
                 windows.append(Window(place, w_start, w_end, need, f"{iso.year}-W{iso.week:02d}"))
     elif team.kind == TeamKind.ELDERLY_CARE:
-        per_month = int(org_policy.value(policy.ELDERLY_CARE_VISITS_PER_MONTH))
+        per_month = int(policy.number(policy.ELDERLY_CARE_VISITS_PER_MONTH, team.home))
         for place in places:
             for m_start, m_end, first, last in _months(start, end):
                 # A month mostly outside the period belongs to the neighbouring schedule.
@@ -173,7 +172,7 @@ def build_windows(
     else:
         # OUT-02: the year's visits spread over equal parts of the year (2 a year: one each
         # half), each part due when at least half of it lies in the period.
-        per_year = int(org_policy.value(policy.SERVICE_POINT_VISITS_PER_YEAR))
+        per_year = int(policy.number(policy.SERVICE_POINT_VISITS_PER_YEAR, team.home))
         for place in places:
             for year in range(start.year, end.year + 1):
                 for part in range(per_year):
@@ -256,7 +255,7 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
         problems.append({"rule": rule, "code": "no_places"})
         return Plan([], problems, 0.0)
     windows = build_windows(team, places, start, end)
-    needed = functions_needed(team.kind)
+    needed = functions_needed(team.kind, team.home)
     members = list(team.members.select_related("staff"))
     absences = defaultdict(list)
     for absence in Absence.objects.filter(

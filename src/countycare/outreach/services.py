@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from countycare.core import audit
 from countycare.core.errors import Conflict, PermissionDenied, ValidationError
 from countycare.core.scoping import scoped
-from countycare.organizations import policy as org_policy
 from countycare.organizations.models import (
     COUNTY_HOSPITAL_TYPES,
     Institution,
@@ -264,12 +263,12 @@ def create_dispatch(
     if end < start:
         raise ValidationError(_("The end date is before the start date."), field="end")
     days_per_week = (
-        int(org_policy.value(policy.VILLAGE_DISPATCH_DAYS_PER_WEEK))
+        int(policy.number(policy.VILLAGE_DISPATCH_DAYS_PER_WEEK, to_institution))
         if days_per_week is None
         else days_per_week
     )
     min_hours = (
-        float(org_policy.value(policy.DISPATCH_MIN_HOURS_PER_DAY))
+        float(policy.number(policy.DISPATCH_MIN_HOURS_PER_DAY, to_institution))
         if min_hours_per_day is None
         else float(min_hours_per_day)
     )
@@ -284,7 +283,7 @@ def create_dispatch(
         if to_institution.type not in VILLAGE_TYPES:
             raise ValidationError(_("OUT-05: this kind of dispatch goes to a village."),
                                   field="to_institution")  # fmt: skip
-        need_days = int(org_policy.value(policy.VILLAGE_DISPATCH_DAYS_PER_WEEK))
+        need_days = int(policy.number(policy.VILLAGE_DISPATCH_DAYS_PER_WEEK, to_institution))
         if days_per_week < need_days:
             raise ValidationError(
                 _(
@@ -293,7 +292,7 @@ def create_dispatch(
                 % {"n": need_days},
                 field="days_per_week",
             )
-        months = int(org_policy.value(policy.VILLAGE_DISPATCH_MIN_MONTHS))
+        months = int(policy.number(policy.VILLAGE_DISPATCH_MIN_MONTHS, to_institution))
     elif kind in (DispatchKind.TOWNSHIP, DispatchKind.LEAD_ATTENDING, DispatchKind.PUBLIC_HEALTH):
         if not _township(to_institution):
             raise ValidationError(
@@ -301,10 +300,10 @@ def create_dispatch(
                 % {"rule": "OUT-06" if kind == DispatchKind.TOWNSHIP else "OUT-07"},
                 field="to_institution",
             )
-        months = int(org_policy.value(policy.TOWNSHIP_DISPATCH_MIN_MONTHS))
+        months = int(policy.number(policy.TOWNSHIP_DISPATCH_MIN_MONTHS, to_institution))
         if kind in (DispatchKind.TOWNSHIP, DispatchKind.LEAD_ATTENDING):
             # OUT-06: intermediate title or above; OUT-07/08: attending level or above.
-            need = TITLE_RANK[org_policy.value(policy.TOWNSHIP_DISPATCH_MIN_TITLE)]
+            need = TITLE_RANK[policy.number(policy.TOWNSHIP_DISPATCH_MIN_TITLE, to_institution)]
             if title < need:
                 raise ValidationError(
                     _("%(rule)s: %(name)s's title (%(title)s) is below intermediate (attending).")
@@ -342,7 +341,7 @@ def create_dispatch(
             field="end",
         )
     if kind == DispatchKind.VILLAGE:
-        need_hours = float(org_policy.value(policy.DISPATCH_MIN_HOURS_PER_DAY))
+        need_hours = float(policy.number(policy.DISPATCH_MIN_HOURS_PER_DAY, to_institution))
         if min_hours < need_hours:
             raise ValidationError(
                 _("OUT-05: at least %(n)s hours (half a day) a day.") % {"n": need_hours},

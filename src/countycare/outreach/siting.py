@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.utils.translation import gettext as _
 
 from countycare.core.errors import DomainError
 from countycare.outreach.siting_io import Village
@@ -73,17 +74,21 @@ class SitingResult:
     heuristic_seconds: float
     mip_rounds: int
     distances: list[float] = field(default_factory=list)  # each village to its point
+    existing: list[int] = field(default_factory=list)  # open already, not counted in k
 
     def as_json(self, villages: Sequence[Village]) -> dict:
         """The command's JSON (issue 8): ``chosen``, ``objective``, ``gap``, ``seconds``,
         ``assignment`` — village ids throughout."""
-        return {
+        data = {
             "chosen": [villages[j].id for j in self.chosen],
             "objective": round(self.objective, 6),
             "gap": round(self.gap, 9),
             "seconds": round(self.seconds, 3),
             "assignment": {v.id: villages[self.assignment[i]].id for i, v in enumerate(villages)},
         }
+        if self.existing:
+            data["existing"] = [villages[j].id for j in self.existing]
+        return data
 
 
 # --- heuristic --------------------------------------------------------------------------------
@@ -127,7 +132,7 @@ def greedy_interchange(
     total = float(current.sum())
     tolerance = 1e-12 * max(total, 1.0)
     insertable = allowed.copy()
-    for _ in range(10 * n_cand):
+    for _pass in range(10 * n_cand):
         open_idx = np.array(chosen)
         d1, first, d2 = _nearest_two(cost, open_idx, big)
         gain = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)  # per candidate
@@ -204,43 +209,67 @@ def solve(
     max_km: float | None = None,
     fixed: Sequence[int] = (),
     forbidden: Sequence[int] = (),
+    existing: Sequence[int] = (),
     time_limit: float | None = None,
     threads: int | None = None,
 ) -> SitingResult:
     """Choose ``k`` service points among ``villages`` (OUT-01). ``fixed``: indexes that must be
-    chosen (existing points, must-have villages); ``forbidden``: never chosen.
-    Raises SitingError / SitingInfeasible with a message naming what conflicts."""
+    among the k (current points kept, must-have villages); ``forbidden``: never chosen;
+    ``existing``: places that already serve their neighbours (e.g. a township health center
+    with a resident attending physician) — open, serving, and not counted in k (the
+    conditional p-median). Raises SitingError / SitingInfeasible with a message naming what
+    conflicts."""
     import highspy
 
     started = time.perf_counter()
     n = len(villages)
     if objective not in OBJECTIVES:
-        raise SitingError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+        raise SitingError(
+            _("objective must be one of %(choices)s, not %(value)r")
+            % {"choices": ", ".join(OBJECTIVES), "value": objective}
+        )
     if objective == "coverage" and max_km is None:
-        raise SitingError("the coverage objective needs --max-km (the covering distance)")
+        raise SitingError(_("the coverage objective needs --max-km (the covering distance)"))
     if max_km is not None and not max_km > 0:
-        raise SitingError(f"--max-km must be positive, not {max_km}")
+        raise SitingError(_("--max-km must be positive, not %(value)s") % {"value": max_km})
     if k < 1:
-        raise SitingError(f"k must be at least 1, not {k}")
-    fixed = list(dict.fromkeys(int(i) for i in fixed))
+        raise SitingError(_("k must be at least 1, not %(k)s") % {"k": k})
+    existing = list(dict.fromkeys(int(i) for i in existing))
+    fixed = [int(i) for i in dict.fromkeys(fixed) if int(i) not in set(existing)]
     forbidden = sorted({int(i) for i in forbidden})
-    both = set(fixed) & set(forbidden)
+    both = (set(fixed) | set(existing)) & set(forbidden)
     if both:
         names = ", ".join(villages[i].id for i in sorted(both))
-        raise SitingError(f"village(s) both required and excluded: {names}")
-    if k > n - len(forbidden):
         raise SitingError(
-            f"k = {k} is larger than the number of villages that can host a point "
-            f"({n - len(forbidden)} of {n})"
+            _("village(s) both required (or existing) and excluded: %(ids)s") % {"ids": names}
+        )
+    hosts = n - len(forbidden) - len(existing)
+    if k > hosts:
+        raise SitingError(
+            _(
+                "k = %(k)s is larger than the number of villages that can host a new point "
+                "(%(hosts)s of %(n)s)"
+            )
+            % {"k": k, "hosts": hosts, "n": n}
         )
     if len(fixed) > k:
         raise SitingError(
-            f"{len(fixed)} points are required (existing and must-have) but k = {k}; "
-            f"raise k to at least {len(fixed)}"
+            _(
+                "%(count)s points are required (current and must-have) but k = %(k)s; "
+                "raise k to at least %(count)s"
+            )
+            % {"count": len(fixed), "k": k}
         )
     distances = np.asarray(distances, dtype=float)
     if distances.shape != (n, n):
-        raise SitingError(f"distance matrix is {distances.shape}, expected {n}×{n}")
+        raise SitingError(
+            _("distance matrix is %(rows)s×%(cols)s, expected %(n)s×%(n)s")
+            % {"rows": distances.shape[0], "cols": distances.shape[-1], "n": n}
+        )
+    existing_set = set(existing)
+    k_new = k
+    k = k + len(existing)  # every open point below: the k new ones and the existing ones
+    fixed = existing + fixed
     population = np.array([v.population for v in villages], dtype=float)
     cost = _costs(distances, population, objective, max_km)
     allowed = np.ones(n, dtype=bool)
@@ -249,11 +278,17 @@ def solve(
     stranded = [i for i in range(n) if not reachable[i].any()]
     if stranded:
         names = ", ".join(f"{villages[i].id} {villages[i].name}".strip() for i in stranded[:10])
-        limit = f" within {max_km:g} km" if max_km is not None else ""
-        raise SitingInfeasible(
-            f"no allowed point{limit} can serve village(s): {names}; "
-            "raise --max-km, allow more villages or fix the matrix"
-        )
+        if max_km is not None:
+            message = _(
+                "no allowed point within %(km)s km can serve village(s): %(ids)s; "
+                "raise --max-km, allow more villages or fix the matrix"
+            ) % {"km": f"{max_km:g}", "ids": names}
+        else:
+            message = _(
+                "no allowed point can serve village(s): %(ids)s; allow more villages or fix "
+                "the matrix"
+            ) % {"ids": names}
+        raise SitingInfeasible(message)
 
     # Heuristic on a finite copy: unreachable costs a penalty above any real total.
     finite = np.where(np.isfinite(cost), cost, np.nan)
@@ -388,11 +423,17 @@ def solve(
         model_status = h.getModelStatus()
         info = h.getInfo()
         if model_status == highspy.HighsModelStatus.kInfeasible:
-            limit = f"within {max_km:g} km " if max_km is not None else ""
-            raise SitingInfeasible(
-                f"no choice of {k} points serves every village {limit}under the given "
-                "constraints; raise k or --max-km, or require fewer points"
-            )
+            if max_km is not None:
+                message = _(
+                    "no choice of %(k)s points serves every village within %(km)s km under "
+                    "the given constraints; raise k or --max-km, or require fewer points"
+                ) % {"k": k_new, "km": f"{max_km:g}"}
+            else:
+                message = _(
+                    "no choice of %(k)s points serves every village under the given "
+                    "constraints; raise k or require fewer points"
+                ) % {"k": k_new}
+            raise SitingInfeasible(message)
         has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
         bound = max(bound, float(info.mip_dual_bound))
         if has_solution:
@@ -446,7 +487,8 @@ def solve(
         heuristic_value = heuristic_total
     return SitingResult(
         objective_kind=objective,
-        chosen=points,
+        chosen=[j for j in points if j not in existing_set],
+        existing=sorted(existing_set),
         assignment=assignment,
         objective=objective_value,
         bound=bound_value,

@@ -2,7 +2,8 @@
 optional distance/time matrix, with errors that name the row and the field (issue 8, OUT-01).
 
 Pure Python and numpy: no database, so the command line, the web page and the benchmark
-read the same way."""
+read the same way. Messages go through gettext (English on the command line, Chinese in the
+web app)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext as _
 
 from countycare.core.errors import DomainError
 
@@ -52,8 +54,8 @@ def parse_villages_csv(source) -> list[Village]:
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise SitingInputError(
-            f"villages file: header must be {','.join(REQUIRED_COLUMNS)}; "
-            f"missing column(s): {', '.join(missing)}"
+            _("villages file: header must be %(header)s; missing column(s): %(missing)s")
+            % {"header": ",".join(REQUIRED_COLUMNS), "missing": ", ".join(missing)}
         )
     reader.fieldnames = header
     villages: list[Village] = []
@@ -63,16 +65,21 @@ def parse_villages_csv(source) -> list[Village]:
         vid = (row.get("id") or "").strip()
         problems: list[str] = []
         if not vid:
-            problems.append("id is empty")
+            problems.append(_("id is empty"))
         elif vid in seen:
-            problems.append(f"id {vid!r} duplicates row {seen[vid]}")
+            problems.append(
+                _("id %(id)s duplicates row %(row)s") % {"id": repr(vid), "row": seen[vid]}
+            )
         lat = _number(row.get("lat"), "lat", problems, low=-90, high=90)
         lon = _number(row.get("lon"), "lon", problems, low=-180, high=180)
         population = _number(row.get("population"), "population", problems, low=0)
         if population is not None and population != int(population):
-            problems.append(f"population {row.get('population')!r} is not a whole number")
+            problems.append(
+                _("population %(value)s is not a whole number")
+                % {"value": repr(row.get("population"))}
+            )
         if problems:
-            errors.append(f"row {line}: " + "; ".join(problems))
+            errors.append(_row(line, problems))
             continue
         seen[vid] = line
         villages.append(
@@ -80,31 +87,51 @@ def parse_villages_csv(source) -> list[Village]:
         )
     if errors:
         shown = errors[:20]
-        more = f" (and {len(errors) - 20} more rows)" if len(errors) > 20 else ""
-        raise SitingInputError("villages file: " + " | ".join(shown) + more)
+        more = _(" (and %(n)s more rows)") % {"n": len(errors) - 20} if len(errors) > 20 else ""
+        raise SitingInputError(
+            _("villages file: %(errors)s") % {"errors": " | ".join(shown) + more},
+            extra={"rows": errors},
+        )
     if not villages:
-        raise SitingInputError("villages file has no village rows")
+        raise SitingInputError(_("villages file has no village rows"))
     return villages
+
+
+def _row(line: int, problems: list[str]) -> str:
+    return _("row %(row)s: %(problems)s") % {"row": line, "problems": "; ".join(problems)}
 
 
 def _number(raw, field: str, problems: list[str], *, low=None, high=None) -> float | None:
     text = (raw or "").strip()
     if not text:
-        problems.append(f"{field} is missing")
+        problems.append(_("%(field)s is missing") % {"field": field})
         return None
     try:
         value = float(text)
     except ValueError:
-        problems.append(f"{field} {text!r} is not a number")
+        problems.append(
+            _("%(field)s %(value)s is not a number") % {"field": field, "value": repr(text)}
+        )
         return None
     if not math.isfinite(value):
-        problems.append(f"{field} {text!r} is not a finite number")
+        problems.append(
+            _("%(field)s %(value)s is not a finite number") % {"field": field, "value": repr(text)}
+        )
         return None
     if low is not None and value < low:
-        problems.append(f"{field} {text} is below {low}" if low else f"{field} {text} is negative")
+        if low:
+            problems.append(
+                _("%(field)s %(value)s is below %(low)s")
+                % {"field": field, "value": text, "low": low}
+            )
+        else:
+            problems.append(_("%(field)s %(value)s is negative") % {"field": field, "value": text})
         return None
     if high is not None and value > high:
-        problems.append(f"{field} {text} is above {high}")
+        problems.append(
+            _("%(field)s %(value)s is above %(high)s")
+            % {"field": field, "value": text, "high": high}
+        )
         return None
     return value
 
@@ -114,9 +141,14 @@ def read_villages_csv(path: str) -> list[Village]:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             return parse_villages_csv(handle.read())
     except OSError as exc:
-        raise SitingInputError(f"cannot read villages file {path}: {exc.strerror}") from exc
+        raise SitingInputError(
+            _("cannot read villages file %(path)s: %(error)s")
+            % {"path": path, "error": exc.strerror}
+        ) from exc
     except UnicodeDecodeError as exc:
-        raise SitingInputError(f"villages file {path} is not UTF-8 text") from exc
+        raise SitingInputError(
+            _("villages file %(path)s is not UTF-8 text") % {"path": path}
+        ) from exc
 
 
 def haversine_matrix(villages: Sequence[Village]) -> np.ndarray:
@@ -141,7 +173,7 @@ def parse_matrix_csv(source, villages: Sequence[Village]) -> np.ndarray:
     rows = list(csv.reader(io.StringIO(text)))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
-        raise SitingInputError("matrix file is empty")
+        raise SitingInputError(_("matrix file is empty"))
     index = {v.id: i for i, v in enumerate(villages)}
     n = len(villages)
     matrix = np.full((n, n), np.inf)
@@ -151,16 +183,19 @@ def parse_matrix_csv(source, villages: Sequence[Village]) -> np.ndarray:
     if len(header) == 3 and header[0].lower() == "from" and header[1].lower() == "to":
         for line, row in enumerate(rows[1:], start=2):
             if len(row) != 3:
-                errors.append(f"row {line}: expected 3 fields, found {len(row)}")
+                errors.append(_row(line, [_("expected 3 fields, found %(n)s") % {"n": len(row)}]))
                 continue
             a, b, raw = (c.strip() for c in row)
             problems: list[str] = []
             for field, vid in (("from", a), ("to", b)):
                 if vid not in index:
-                    problems.append(f"{field} {vid!r} is not a village id")
+                    problems.append(
+                        _("%(field)s %(id)s is not a village id")
+                        % {"field": field, "id": repr(vid)}
+                    )
             value = _number(raw, header[2] or "value", problems, low=0)
             if problems:
-                errors.append(f"row {line}: " + "; ".join(problems))
+                errors.append(_row(line, problems))
                 continue
             matrix[index[a], index[b]] = value
     else:
@@ -168,28 +203,40 @@ def parse_matrix_csv(source, villages: Sequence[Village]) -> np.ndarray:
         unknown = [c for c in columns if c not in index]
         if unknown:
             raise SitingInputError(
-                "matrix file: header column(s) not village ids: " + ", ".join(unknown[:10])
+                _("matrix file: header column(s) not village ids: %(ids)s")
+                % {"ids": ", ".join(unknown[:10])}
             )
         cols = [index[c] for c in columns]
         for line, row in enumerate(rows[1:], start=2):
             vid = row[0].strip() if row else ""
             if vid not in index:
-                errors.append(f"row {line}: id {vid!r} is not a village id")
+                errors.append(_row(line, [_("id %(id)s is not a village id") % {"id": repr(vid)}]))
                 continue
             if len(row) != len(header):
-                errors.append(f"row {line}: expected {len(header)} fields, found {len(row)}")
+                errors.append(
+                    _row(
+                        line,
+                        [
+                            _("expected %(n)s fields, found %(found)s")
+                            % {"n": len(header), "found": len(row)}
+                        ],
+                    )
+                )
                 continue
             for j, raw in zip(cols, row[1:], strict=True):
                 if not raw.strip():
                     continue  # unreachable
                 problems = []
-                value = _number(raw, f"column {villages[j].id}", problems, low=0)
+                value = _number(raw, _("column %(id)s") % {"id": villages[j].id}, problems, low=0)
                 if problems:
-                    errors.append(f"row {line}: " + "; ".join(problems))
+                    errors.append(_row(line, problems))
                 else:
                     matrix[index[vid], j] = value
     if errors:
-        raise SitingInputError("matrix file: " + " | ".join(errors[:20]))
+        raise SitingInputError(
+            _("matrix file: %(errors)s") % {"errors": " | ".join(errors[:20])},
+            extra={"rows": errors},
+        )
     return matrix
 
 
@@ -198,7 +245,13 @@ def read_matrix_csv(path: str, villages: Sequence[Village]) -> np.ndarray:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             return parse_matrix_csv(handle.read(), villages)
     except OSError as exc:
-        raise SitingInputError(f"cannot read matrix file {path}: {exc.strerror}") from exc
+        raise SitingInputError(
+            _("cannot read matrix file %(path)s: %(error)s") % {"path": path, "error": exc.strerror}
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SitingInputError(
+            _("matrix file %(path)s is not UTF-8 text") % {"path": path}
+        ) from exc
 
 
 def resolve_ids(ids: Iterable[str], villages: Sequence[Village], what: str) -> list[int]:
@@ -216,5 +269,8 @@ def resolve_ids(ids: Iterable[str], villages: Sequence[Village], what: str) -> l
         else:
             unknown.append(vid)
     if unknown:
-        raise SitingInputError(f"{what}: unknown village id(s): {', '.join(unknown)}")
+        raise SitingInputError(
+            _("%(what)s: unknown village id(s): %(ids)s")
+            % {"what": what, "ids": ", ".join(unknown)}
+        )
     return out

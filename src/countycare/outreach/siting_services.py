@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +23,8 @@ from countycare.outreach.siting_io import (
     SitingInputError,
     Village,
     haversine_matrix,
+    parse_matrix_csv,
+    parse_villages_csv,
     resolve_ids,
 )
 
@@ -76,12 +79,15 @@ def assignment_cost(
         return {}
     pop = np.array([v.population for v in villages], dtype=float)
     nearest = distances[:, cols].min(axis=1)
-    total = float(pop.sum()) or 1.0
+    reach = np.isfinite(nearest)  # a road matrix may leave pairs unreachable
+    total = float(pop[reach].sum()) or 1.0
+    person_km = float((pop[reach] * nearest[reach]).sum())
     return {
         "points": len(cols),
-        "person_km": float((pop * nearest).sum()),
-        "mean_km": float((pop * nearest).sum() / total),
-        "max_km": float(nearest.max()),
+        "person_km": person_km,
+        "mean_km": person_km / total,
+        "max_km": float(nearest[reach].max()) if reach.any() else 0.0,
+        "unreachable": int((~reach).sum()),
     }
 
 
@@ -106,13 +112,15 @@ def solve_villages(
     max_km: float | None = None,
     required: Sequence[str] = (),
     excluded: Sequence[str] = (),
+    existing: Sequence[str] = (),
     time_limit: float | None = None,
 ) -> siting.SitingResult:
     """Resolve ids and solve (the one entry point of the command, the page and the task)."""
     if distances is None:
         distances = haversine_matrix(villages)
-    fixed = resolve_ids(required, villages, "required villages")
-    forbidden = resolve_ids(excluded, villages, "excluded villages")
+    fixed = resolve_ids(required, villages, _("required villages"))
+    forbidden = resolve_ids(excluded, villages, _("excluded villages"))
+    open_now = resolve_ids(existing, villages, _("existing clinics"))
     return siting.solve(
         villages,
         distances,
@@ -121,8 +129,31 @@ def solve_villages(
         max_km=max_km,
         fixed=fixed,
         forbidden=forbidden,
+        existing=open_now,
         time_limit=time_limit,
     )
+
+
+def _read_upload(upload, field: str) -> str:
+    """The text of an uploaded CSV (bytes, str or a Django UploadedFile); a file that is not
+    UTF-8 is an error naming the field."""
+    data = upload.read() if hasattr(upload, "read") else upload
+    if isinstance(data, bytes):
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                _("The file is not UTF-8 text (save the CSV as UTF-8)."), field=field
+            ) from exc
+    return data
+
+
+def run_distances(run: SitingRun, villages: Sequence[Village]) -> np.ndarray:
+    """The run's distances: its uploaded road matrix, else great-circle km."""
+    if run.matrix_file:
+        with run.matrix_file.open("rb") as handle:
+            return parse_matrix_csv(handle.read(), villages)
+    return haversine_matrix(villages)
 
 
 def start_run(
@@ -133,35 +164,73 @@ def start_run(
     max_km: float | None = None,
     required: Sequence[str] = (),
     excluded: Sequence[str] = (),
+    existing: Sequence[str] = (),
     keep_current: bool = False,
     time_limit: float | None = 60.0,
     community: Institution | None = None,
+    villages_file=None,
+    villages_name: str = "",
+    matrix_file=None,
+    matrix_name: str = "",
+    matrix_unit: str = "km",
 ) -> SitingRun:
-    """Record a siting run over the tree's villages and solve it (a Celery task, eager by
-    default). Bad parameters raise before anything is written."""
+    """Record a siting run and solve it (a Celery task, eager by default): over the tree's
+    villages, or over an uploaded villages file (``id,name,lat,lon,population``), with
+    great-circle km or an uploaded road distance/time matrix. Bad parameters and bad files
+    raise before anything is written; a file's errors name its rows and fields."""
     community = community or community_of()
     if community is None:
         raise ValidationError(_("There is no medical community in the institution tree."))
-    villages = tree_villages(community)
+    if villages_file is not None:
+        try:
+            villages = parse_villages_csv(_read_upload(villages_file, "villages_file"))
+        except SitingInputError as exc:
+            raise ValidationError(exc.message, field="villages_file", extra=exc.extra) from exc
+    else:
+        villages = tree_villages(community)
     if not villages:
         raise ValidationError(_("No village of the community has coordinates."))
-    if not 1 <= k <= len(villages):
-        raise ValidationError(
-            _("The number of points must be between 1 and %(n)s (the villages).")
-            % {"n": len(villages)},
-            field="k",
-        )
+    matrix_text = None
+    if matrix_file is not None:
+        matrix_text = _read_upload(matrix_file, "matrix_file")
+        try:
+            parse_matrix_csv(matrix_text, villages)
+        except SitingInputError as exc:
+            raise ValidationError(exc.message, field="matrix_file", extra=exc.extra) from exc
+    if k < 1:
+        raise ValidationError(_("Choose at least one point."), field="k")
     if objective == "coverage" and not max_km:
         raise ValidationError(_("Maximal covering needs a distance limit."), field="max_km")
     known = {v.id for v in villages}
-    for field, ids in (("required", required), ("excluded", excluded)):
+    for field, ids in (("required", required), ("excluded", excluded), ("existing", existing)):
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise ValidationError(
                 _("Unknown village code(s): %(codes)s") % {"codes": ", ".join(unknown)},
                 field=field,
             )
-    run = SitingRun.objects.create(
+    if keep_current:
+        missing = [c for c in current_point_codes(community) if c not in known]
+        if missing:
+            raise ValidationError(
+                _(
+                    "The current points' villages %(codes)s are not in the villages file: "
+                    "add them or do not keep the current points."
+                )
+                % {"codes": ", ".join(missing[:10])},
+                field="keep_current",
+            )
+    hosts = len(villages) - len(set(excluded) | set(existing))
+    if k > hosts:
+        raise ValidationError(
+            _(
+                "The number of points (%(k)s) is larger than the villages that can host a new "
+                "point (%(n)s)."
+            )
+            % {"k": k, "n": hosts},
+            field="k",
+        )
+    run = SitingRun(
         community=community,
         k=k,
         objective=objective,
@@ -170,9 +239,17 @@ def start_run(
         keep_current=keep_current,
         required=list(required),
         excluded=list(excluded),
+        existing=list(existing),
         villages=[v.__dict__ for v in villages],
+        source=(villages_name or _("uploaded file"))[:200] if villages_file is not None else "",
+        matrix_unit=(matrix_unit or "km") if matrix_text is not None else "",
         created_by=actor,
     )
+    if matrix_text is not None:
+        run.matrix_file.save(
+            (matrix_name or "matrix.csv")[-80:], ContentFile(matrix_text.encode()), save=False
+        )
+    run.save()
     from countycare.outreach.tasks import solve_siting_run
 
     transaction.on_commit(lambda: solve_siting_run.delay(run.pk))
@@ -185,8 +262,8 @@ def execute_run(run: SitingRun) -> SitingRun:
     required = list(run.required)
     if run.keep_current:
         required += [c for c in current_point_codes(run.community) if c not in required]
-    distances = haversine_matrix(villages)
     try:
+        distances = run_distances(run, villages)
         result = solve_villages(
             villages,
             distances,
@@ -195,6 +272,7 @@ def execute_run(run: SitingRun) -> SitingRun:
             max_km=run.max_km,
             required=required,
             excluded=run.excluded,
+            existing=run.existing,
             time_limit=run.time_limit,
         )
     except (siting.SitingError, SitingInputError) as exc:
@@ -207,19 +285,25 @@ def execute_run(run: SitingRun) -> SitingRun:
             "bound": result.bound,
             "status": result.status,
             "heuristic_objective": result.heuristic_objective,
-            "distances": [round(d, 3) for d in result.distances],
+            "distances": [round(d, 3) if np.isfinite(d) else None for d in result.distances],
             "required": required,
         }
     )
-    current = current_point_codes(run.community)
-    compare = {"chosen": assignment_cost(villages, distances, data["chosen"])}
+    # The comparison with the points in force: both with the existing clinics open.
+    known = {v.id for v in villages}
+    current = [c for c in current_point_codes(run.community) if c in known]
+    open_now = list(run.existing)
+    chosen_all = data["chosen"] + open_now
+    compare = {"chosen": assignment_cost(villages, distances, chosen_all)}
     if current:
-        compare["current"] = assignment_cost(villages, distances, current)
+        compare["current"] = assignment_cost(villages, distances, current + open_now)
     km = run.max_km or 5.0
     compare["coverage_km"] = km
-    compare["chosen"]["covered_share"] = coverage_share(villages, distances, data["chosen"], km)
+    compare["chosen"]["covered_share"] = coverage_share(villages, distances, chosen_all, km)
     if current:
-        compare["current"]["covered_share"] = coverage_share(villages, distances, current, km)
+        compare["current"]["covered_share"] = coverage_share(
+            villages, distances, current + open_now, km
+        )
         compare["current"]["codes"] = current
     data["compare"] = compare
     SitingRun.objects.filter(pk=run.pk).update(
@@ -242,6 +326,20 @@ def apply_run(*, actor, run: SitingRun, on: dt.date | None = None) -> list[Servi
         raise ValidationError(_("Only a finished siting run can be applied."))
     on = on or timezone.localdate()
     chosen = set(run.result.get("chosen", []))
+    known = set(
+        Institution.objects.active()
+        .subtree(run.community)
+        .filter(code__in=chosen, type__in=VILLAGE_TYPES)
+        .values_list("code", flat=True)
+    )
+    if chosen - known:
+        raise ValidationError(
+            _(
+                "The villages %(codes)s are not villages of the institution tree: a run over "
+                "an uploaded file is for comparison; add the villages to the tree to apply it."
+            )
+            % {"codes": ", ".join(sorted(chosen - known)[:10])}
+        )
     with transaction.atomic():
         SitingRun.objects.select_for_update().filter(pk=run.pk).first()
         current = {

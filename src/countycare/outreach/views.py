@@ -58,8 +58,16 @@ def _year(request: HttpRequest) -> int:
 
 
 def _form_error(form, exc: DomainError) -> None:
+    """The error beside its field; a file's row errors one per line (the first 20)."""
     field = exc.field if exc.field in form.fields else None
-    form.add_error(field, str(exc.message))
+    rows = exc.extra.get("rows") or []
+    if rows:
+        for row in rows[:20]:
+            form.add_error(field, str(row))
+        if len(rows) > 20:
+            form.add_error(field, _("… and %(n)s more rows.") % {"n": len(rows) - 20})
+    else:
+        form.add_error(field, str(exc.message))
 
 
 @login_required
@@ -87,9 +95,10 @@ def index(request: HttpRequest) -> HttpResponse:
 def siting(request: HttpRequest) -> HttpResponse:
     _need(selectors.can_plan(request.user))
     initial = {"k": siting_services.default_k(), "objective": "median", "time_limit": 60}
-    form = SitingForm(request.POST or None, initial=initial)
+    form = SitingForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        villages_file, matrix_file = data.get("villages_file"), data.get("matrix_file")
         try:
             run = siting_services.start_run(
                 actor=request.user,
@@ -98,8 +107,14 @@ def siting(request: HttpRequest) -> HttpResponse:
                 max_km=data.get("max_km"),
                 required=data["required"],
                 excluded=data["excluded"],
+                existing=data["existing"],
                 keep_current=data["keep_current"],
                 time_limit=data["time_limit"],
+                villages_file=villages_file,
+                villages_name=villages_file.name if villages_file else "",
+                matrix_file=matrix_file,
+                matrix_name=matrix_file.name if matrix_file else "",
+                matrix_unit=data.get("matrix_unit") or "km",
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -128,8 +143,9 @@ def siting_run(request: HttpRequest, pk: int) -> HttpResponse:
     served: dict[str, list[str]] = {}
     for vid, point in (result.get("assignment") or {}).items():
         served.setdefault(point, []).append(vid)
+    existing = result.get("existing", [])
     points = []
-    for code in result.get("chosen", []):
+    for code in [*result.get("chosen", []), *existing]:
         members = served.get(code, [])
         points.append(
             {
@@ -137,10 +153,16 @@ def siting_run(request: HttpRequest, pk: int) -> HttpResponse:
                 "name": by_id.get(code, {}).get("name", code),
                 "villages": len(members),
                 "population": sum(by_id[m]["population"] for m in members if m in by_id),
-                "new": bool(current) and code not in current,
+                "new": bool(current) and code not in current and code not in existing,
+                "existing": code in existing,
             }
         )
     total = sum(v["population"] for v in run.villages) or 1
+    dropped = sorted(set(current) - set(result.get("chosen", [])))
+
+    def names(codes):
+        return [f"{by_id[c]['name']} ({c})" if c in by_id else c for c in codes]
+
     return render(
         request,
         "outreach/siting_run.html",
@@ -151,10 +173,15 @@ def siting_run(request: HttpRequest, pk: int) -> HttpResponse:
             "compare": compare,
             "points": points,
             "total_population": total,
-            "dropped": sorted(set(current) - set(result.get("chosen", []))),
-            "can_apply": run.status == RunStatus.DONE and run.applied_at is None,
+            "unit": _("minutes") if run.matrix_unit == "minutes" else _("km"),
+            "required": names(run.required),
+            "excluded": names(run.excluded),
+            "existing": names(existing),
+            "dropped": names(dropped),
+            "can_apply": run.status == RunStatus.DONE and run.applied_at is None
+            and not run.source,
         },
-    )
+    )  # fmt: skip
 
 
 @login_required
@@ -220,7 +247,7 @@ def team(request: HttpRequest, pk: int) -> HttpResponse:
             "schedules": item.schedules.all()[:10],
             "form": form,
             "can_plan": selectors.can_plan(user),
-            "needed": scheduling.functions_needed(item.kind),
+            "needed": scheduling.functions_needed(item.kind, item.home),
         },
     )
 
@@ -321,7 +348,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             "can_record": can_record and item.date <= timezone.localdate(),
             "key_population": key_population,
             "telemed_visits": selectors.telemed_visits(item),
-            "needed": scheduling.functions_needed(item.team.kind),
+            "needed": scheduling.functions_needed(item.team.kind, item.team.home),
         },
     )
 

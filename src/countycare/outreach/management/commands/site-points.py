@@ -58,6 +58,13 @@ class Command(BaseCommand):
             "--exclude", action="append", metavar="IDS", help="village ids never to choose"
         )
         parser.add_argument(
+            "--existing",
+            action="append",
+            metavar="IDS",
+            help="village ids of existing clinics that already serve their neighbours: open, "
+            "serving, not counted in k; comma-separated, repeatable",
+        )
+        parser.add_argument(
             "--keep-current",
             action="store_true",
             help="keep the county's current circuit service points (from the database)",
@@ -100,6 +107,7 @@ class Command(BaseCommand):
             max_km=max_km,
             required=required,
             excluded=_ids(options.get("exclude")),
+            existing=_ids(options.get("existing")),
             time_limit=options.get("time_limit"),
         )
         if json:
@@ -124,12 +132,13 @@ class Command(BaseCommand):
         served: dict[int, list[int]] = {}
         for i, point in enumerate(result.assignment):
             served.setdefault(point, []).append(i)
-        for j in result.chosen:
+        for j in [*result.chosen, *result.existing]:
             members = served.get(j, [])
             population = sum(rows[i].population for i in members)
             far = max((result.distances[i] for i in members), default=0.0)
+            label = " (existing)" if j in result.existing else ""
             self.stdout.write(
-                f"  {rows[j].id}  {rows[j].name}  serves {len(members)} villages, "
+                f"  {rows[j].id}  {rows[j].name}{label}  serves {len(members)} villages, "
                 f"{population:,} residents, farthest {far:.1f} km"
             )
 
