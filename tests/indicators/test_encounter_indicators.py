@@ -159,3 +159,23 @@ def test_encounters_imported_late_recompute_the_stored_year(
         encounters(community_admin, "HIS", f"E2,{YEAR}-11-10,门诊,H01,,,VA1,否,,")
     stored.refresh_from_db()
     assert (stored.value, stored.stale) == (50.0, False)
+
+
+def test_encounters_counted_per_month_follow_every_change(tree, community_admin):
+    """The monthly counts are rebuilt with the encounters: an import, a single encounter
+    moved to another month (both months change), one deleted."""
+    from countycare.clinical.models import Encounter
+    from countycare.indicators.models import EncounterMonth
+
+    encounters(community_admin, "HIS", f"E1,{YEAR}-01-10,门诊,VA1,,,VA1,是,,",
+               f"E2,{YEAR}-01-11,门诊,H01,,,VA1,否,,")  # fmt: skip
+    jan, feb = periods.month(YEAR, 1), periods.month(YEAR, 2)
+    assert value("grassroots_visit_rate", tree.county, jan)[:3] == (1, 2, 50.0)
+    moved = Encounter.objects.get(number="E2")
+    moved.date = moved.date.replace(month=2)
+    moved.save()
+    assert value("grassroots_visit_rate", tree.county, jan)[:3] == (1, 1, 100.0)
+    assert value("grassroots_visit_rate", tree.county, feb)[:3] == (0, 1, 0.0)
+    moved.delete()
+    assert compute(get("grassroots_visit_rate"), tree.county, feb).status == "no_data"
+    assert sum(EncounterMonth.objects.values_list("encounter_count", flat=True)) == 1

@@ -86,9 +86,25 @@ def test_target_follows_the_year_and_the_county_policy(tree):
 
 
 def test_pending_source_reads_pending_not_zero(tree, residents):
-    """Contract coverage waits for the family-doctor app's figures: pending, no value."""
-    out = compute(ind("contract_coverage"), tree.county, Y)
-    assert out.status == "pending" and out.value is None and out.met is None
+    """A way whose app does not yet expose its figures is pending: no value, never 0 %; a
+    second way with data is used instead."""
+    from dataclasses import replace
+
+    from countycare.indicators.registry import Source, Way
+    from countycare.indicators.sources import residents as resident_count
+
+    waiting = Source("familydoctor", "等待", "waiting", pending=True)
+    only_pending = replace(ind("contract_coverage"), ways=(
+        Way((waiting,), numerator=lambda ctx: 1 / 0, denominator=resident_count()),
+    ))  # fmt: skip
+    out = compute(only_pending, tree.county, Y)
+    assert (out.status, out.value, out.met, out.numerator) == ("pending", None, None, None)
+    registry = Source("residents", "居民", "residents")
+    fallback = replace(only_pending, ways=(
+        *only_pending.ways, Way((registry,), numerator=lambda ctx: 3, denominator=resident_count()),
+    ))  # fmt: skip
+    out = compute(fallback, tree.county, Y)
+    assert (out.status, out.way, out.numerator, out.denominator, out.value) == ("ok", 1, 3, 4, 75.0)
 
 
 def test_gps_per_10000_and_empty_denominator(tree):

@@ -74,9 +74,19 @@ def import_encounters(
             field="file",
             extra={"problems": parsed.errors},
         )
-    rows = parsed.rows
+    return store_encounters(
+        user=user, rows=parsed.rows, source=source, file_name=file_name,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )  # fmt: skip
+
+
+def store_encounters(
+    *, user, rows: list[imports.Row], source: str, file_name: str, sha256: str = ""
+) -> EncounterImport:
+    """Write validated rows (:func:`imports.parse`, or a generator that builds them) as one
+    import: all or nothing, upserted by (source, number), one audit entry, one signal."""
     residents = _residents({r.id_hash for r in rows if r.id_hash})
-    digest = hashlib.sha256(content).hexdigest()
+    digest = sha256
     changed_days: set = set()
     created = 0
     with transaction.atomic():

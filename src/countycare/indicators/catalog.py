@@ -53,7 +53,12 @@ EQUIPMENT = Source(
 REFERRALS = Source(
     "referrals", "双向转诊", "two-way referral", has_data=s.any_rows("referrals.Referral")
 )
-CONTRACTS = Source("familydoctor", "家庭医生签约", "family-doctor contracts", pending=True)
+CONTRACTS = Source(
+    "familydoctor",
+    "家庭医生签约",
+    "family-doctor contracts",
+    has_data=s.any_rows("familydoctor.Contract"),
+)
 POINTS = Source(
     "outreach",
     "巡回医疗服务点",

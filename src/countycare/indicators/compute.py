@@ -53,9 +53,13 @@ def met(value: float | None, target: float | None, direction: str) -> bool | Non
     return value >= target if direction == HIGHER else value <= target
 
 
-def compute(indicator: Indicator, institution: Institution, period: Period) -> Outcome:
-    """One indicator for the subtree of ``institution`` in ``period``."""
-    ctx = Ctx(institution, period)
+def compute(
+    indicator: Indicator, institution: Institution, period: Period, ctx: Ctx | None = None
+) -> Outcome:
+    """One indicator for the subtree of ``institution`` in ``period``. ``ctx``: shared by
+    the indicators of one computation, so what several read (the encounter counts, another
+    app's figures, the population) is queried once."""
+    ctx = ctx or Ctx(institution, period)
     target, target_year = indicator.target_for(period.year, ctx.community_id)
     out = Outcome(indicator, Status.OK, target=target, target_year=target_year)
     if not indicator.applies_to(institution):
@@ -86,4 +90,5 @@ def compute(indicator: Indicator, institution: Institution, period: Period) -> O
 def compute_all(
     institution: Institution, period: Period, indicators: list[Indicator] | None = None
 ) -> list[Outcome]:
-    return [compute(i, institution, period) for i in (indicators or all_indicators())]
+    ctx = Ctx(institution, period)
+    return [compute(i, institution, period, ctx) for i in (indicators or all_indicators())]

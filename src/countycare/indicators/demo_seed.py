@@ -3,7 +3,8 @@ the grassroots institutions (a few items missing, so the standards page has some
 say) and, with traffic, monthly statistics imported through the same validated import as a
 county's own files — visits, admissions, out-of-county visits, bed-days, insurance payments,
 satisfaction surveys, referrals and new techniques from January of last year to last month —
-so the dashboard computes real rates. Figures are shaped toward the seeds' targets: some met,
+so the dashboard computes real rates. When the clinical app's demo step has written
+encounters, the visit and insurance figures are left to them. Figures are shaped toward the seeds' targets: some met,
 some not, improving over time. Deterministic for a seed."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import random
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from countycare.demo.steps import step
 from countycare.organizations.models import Equipment, EquipmentKind, Institution, InstitutionType
@@ -40,7 +42,7 @@ def _equipment(rng: random.Random) -> int:
             central = inst.is_central or inst.type == T.COMMUNITY_HEALTH_CENTER
             kit = list(CENTRAL_KIT if central else TOWNSHIP_KIT)
             # Some centers still wait for an item (002 §3(一)2: "逐年补足").
-            for _ in range(rng.choice((0, 0, 1, 2))):
+            for _n in range(rng.choice((0, 0, 1, 2))):
                 kit.remove(rng.choice([k for k in kit if k != "tcm_equipment"]))
         for kind in kit:
             items.append(
@@ -142,6 +144,20 @@ def statistics_rows(rng: random.Random, months: list[dt.date]) -> list[tuple]:
     return rows
 
 
+# Figures the encounters hold when the clinical app has them (not imported twice).
+VISIT_METRICS = frozenset({"outpatient_visits", "inpatient_admissions", "tcm_visits",
+                           "out_of_county_visits", "insurance_fund_yuan",
+                           "out_of_county_insurance_fund_yuan"})  # fmt: skip
+
+
+def _have_encounters() -> bool:
+    from django.apps import apps
+
+    if not apps.is_installed("countycare.clinical"):
+        return False
+    return apps.get_model("clinical", "Encounter").objects.exists()
+
+
 @step("indicators", order=80)
 def seed_indicators(seed: int, *, traffic: bool) -> str:
     from countycare.indicators import services
@@ -149,13 +165,15 @@ def seed_indicators(seed: int, *, traffic: bool) -> str:
     rng = random.Random(f"indicators-{seed}")  # noqa: S311 — synthetic demo data
     equipment = _equipment(rng)
     if not traffic:
-        return f"{equipment} equipment items"
+        return _("%(n)d equipment items") % {"n": equipment}
     today = timezone.localdate()
     months, day = [], dt.date(today.year - 1, 1, 1)
     while day < today.replace(day=1):
         months.append(day)
         day = (day + dt.timedelta(days=32)).replace(day=1)
     rows = statistics_rows(rng, months)
+    if _have_encounters():
+        rows = [r for r in rows if r[2] not in VISIT_METRICS]
     lines = ["institution_code,month,metric,value"] + [",".join(str(c) for c in r) for r in rows]
     batch = services.import_statistics(
         user=None,
@@ -163,6 +181,10 @@ def seed_indicators(seed: int, *, traffic: bool) -> str:
         content=("\n".join(lines) + "\n").encode(),
         source="演示县统计数据（合成）",
     )
-    return (
-        f"{equipment} equipment items, {batch.rows} imported statistics over {len(months)} months"
-    )
+    return _(
+        "%(equipment)d equipment items, %(rows)d imported statistics over %(months)d months"
+    ) % {
+        "equipment": equipment,
+        "rows": batch.rows,
+        "months": len(months),
+    }

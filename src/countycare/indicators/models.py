@@ -149,3 +149,36 @@ class IndicatorValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.institution_id} {self.period} = {self.value}"
+
+
+class EncounterMonth(models.Model):
+    """Encounters (clinical app) counted per month, place and residence — the materialised
+    base of the visit-based indicators, so a county's year sums a few tens of thousands of
+    rows instead of scanning two million encounters. Rebuilt for a month whenever its
+    encounters change (``services.refresh_encounter_months``, in the same transaction as an
+    import)."""
+
+    month = models.DateField()
+    institution = models.ForeignKey(
+        Institution, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    institution_type = models.CharField(max_length=40, blank=True)
+    residence = models.ForeignKey(
+        Institution, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=20)
+    tcm = models.BooleanField()
+    encounter_count = models.PositiveIntegerField()
+    fund_count = models.PositiveIntegerField()  # encounters with the fund's payment known
+    fund_paid = models.DecimalField(max_digits=16, decimal_places=2, null=True)
+
+    class Meta:
+        verbose_name = _("encounters per month")
+        verbose_name_plural = _("encounters per month")
+        indexes = [
+            models.Index(fields=["month", "institution"], name="encounter_month_place"),
+            models.Index(fields=["month", "residence"], name="encounter_month_residence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.institution_id} {self.residence_id} {self.kind} = {self.encounter_count}"

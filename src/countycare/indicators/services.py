@@ -90,6 +90,51 @@ def data_changed(days: Iterable[dt.date]) -> int:
     return marked
 
 
+def _first_days(days: Iterable[dt.date]) -> list[dt.date]:
+    return sorted({day.replace(day=1) for day in days})
+
+
+def refresh_encounter_months(days: Iterable[dt.date]) -> int:
+    """Rebuild :class:`EncounterMonth` for the months of ``days`` from the encounters: one
+    ``INSERT … SELECT … GROUP BY`` per month (after deleting the month), in the caller's
+    transaction. Returns the rows written."""
+    from django.apps import apps
+    from django.db import connection
+
+    from countycare.indicators.models import EncounterMonth
+
+    if not apps.is_installed("countycare.clinical"):
+        return 0
+    encounter = apps.get_model("clinical", "Encounter")._meta.db_table
+    table = EncounterMonth._meta.db_table
+    # Table names from the models; the values are parameters.
+    insert = (
+        f"INSERT INTO {table} (month, institution_id, institution_type, residence_id, kind, "  # noqa: S608
+        "tcm, encounter_count, fund_count, fund_paid) SELECT %s, institution_id, "
+        "institution_type, residence_id, kind, tcm, COUNT(*), COUNT(fund_paid), SUM(fund_paid) "
+        f"FROM {encounter} WHERE date >= %s AND date < %s "
+        "GROUP BY institution_id, institution_type, residence_id, kind, tcm"
+    )
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for first in _first_days(days):
+            end = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            EncounterMonth.objects.filter(month=first).delete()
+            cursor.execute(insert, [first, first, end])
+            written += max(cursor.rowcount, 0)
+    return written
+
+
+def encounters_changed(days: Iterable[dt.date]) -> None:
+    """Encounters dated on ``days`` changed: rebuild their months now (the figures are never
+    behind the encounters) and mark the stored values of closed periods stale."""
+    days = set(days)
+    if not days:
+        return
+    refresh_encounter_months(days)
+    data_changed(days)
+
+
 def store(institution: Institution, period: Period, outcomes: list[Outcome]) -> None:
     now = timezone.now()
     IndicatorValue.objects.bulk_create(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.apps import apps
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.utils import timezone
 
 # (model label, fields whose dates say which period a row belongs to)
@@ -55,20 +55,47 @@ def _handler(fields: tuple[str, ...]):
 _handlers: list = []
 
 
-def _encounters_changed(sender, days=(), **kwargs):
+def _encounters_imported(sender, days=(), **kwargs):
     """Encounters are imported in bulk (no post_save): the clinical app's own signal."""
-    today = timezone.localdate()
-    if days and min(days) < today.replace(day=1):
-        from countycare.indicators.services import data_changed
+    from countycare.indicators.services import encounters_changed
 
-        data_changed(days)
+    encounters_changed(days)
+
+
+def _encounter_before_save(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None:
+        return
+    instance._indicators_date = (
+        sender.objects.filter(pk=instance.pk).values_list("date", flat=True).first()
+    )
+
+
+def _encounter_saved(sender, instance, raw=False, **kwargs):
+    """One encounter written or deleted outside an import (admin, a future API)."""
+    if raw:
+        return
+    from countycare.indicators.services import encounters_changed
+
+    days = {instance.date}
+    previous = getattr(instance, "_indicators_date", None)
+    if previous:
+        days.add(previous)
+    encounters_changed(days)
 
 
 def connect() -> None:
     if apps.is_installed("countycare.clinical"):
         from countycare.clinical.services import encounters_changed
 
-        encounters_changed.connect(_encounters_changed, dispatch_uid="indicators:encounters")
+        encounters_changed.connect(_encounters_imported, dispatch_uid="indicators:encounters")
+        encounter = apps.get_model("clinical", "Encounter")
+        pre_save.connect(
+            _encounter_before_save, sender=encounter, dispatch_uid="indicators:encounter:pre"
+        )
+        post_save.connect(_encounter_saved, sender=encounter, dispatch_uid="indicators:encounter")
+        post_delete.connect(
+            _encounter_saved, sender=encounter, dispatch_uid="indicators:encounter:delete"
+        )
     for label, fields in WATCHED:
         app_label, _name = label.split(".")
         if not apps.is_installed(f"countycare.{app_label}"):

@@ -99,11 +99,10 @@ def residents_qs(ctx: Ctx) -> QuerySet:
     from countycare.residents.models import Resident
 
     day = reference_day(ctx)
-    return Resident.objects.filter(
-        Q(deceased_on__isnull=True) | Q(deceased_on__gt=day),
-        home_village_id__in=ctx.subtree(),
-        birth_date__lte=day,
+    qs = Resident.objects.filter(
+        Q(deceased_on__isnull=True) | Q(deceased_on__gt=day), birth_date__lte=day
     )
+    return qs if _whole_tree(ctx) else qs.filter(home_village_id__in=ctx.subtree())
 
 
 def key_population_q(ctx: Ctx) -> Q:
@@ -125,14 +124,18 @@ def key_population_q(ctx: Ctx) -> Q:
 
 def residents() -> Measure:
     def measure(ctx: Ctx):
-        return residents_qs(ctx).count()
+        if "residents" not in ctx.memo:
+            ctx.memo["residents"] = residents_qs(ctx).count()
+        return ctx.memo["residents"]
 
     return measure
 
 
 def key_population_residents() -> Measure:
     def measure(ctx: Ctx):
-        return residents_qs(ctx).filter(key_population_q(ctx)).count()
+        if "key_residents" not in ctx.memo:
+            ctx.memo["key_residents"] = residents_qs(ctx).filter(key_population_q(ctx)).count()
+        return ctx.memo["key_residents"]
 
     return measure
 
@@ -355,19 +358,21 @@ def _subtree_ids(ctx: Ctx) -> list[int]:
 
 
 def _whole_tree(ctx: Ctx) -> bool:
-    """The subtree is every institution (the one root of the tree)."""
+    """The subtree is every institution (the one root of the tree): no filter needed."""
     from countycare.organizations.models import Institution
 
     if ctx.institution.parent_id is not None:
         return False
-    return (
-        not Institution.objects.filter(parent__isnull=True).exclude(pk=ctx.institution.pk).exists()
-    )
+    if "whole_tree" not in ctx.memo:
+        others = Institution.objects.filter(parent__isnull=True).exclude(pk=ctx.institution.pk)
+        ctx.memo["whole_tree"] = not others.exists()
+    return ctx.memo["whole_tree"]
 
 
 def encounter_figures(ctx: Ctx) -> dict:
     """All the encounter counts the indicators need for the subtree and period, in one
-    aggregate query (memoised on ``ctx``). Two sides:
+    aggregate query over the encounters counted per month (``EncounterMonth``, kept in step
+    with the encounters), memoised on ``ctx``. Two sides:
 
     - *where it happened* (``at``): encounters at institutions of the subtree, by the level
       the institution had on the day — grassroots visit rate and shares (KPI-01, KPI-02,
@@ -379,10 +384,11 @@ def encounter_figures(ctx: Ctx) -> dict:
     query filters on the period alone."""
     if "encounters" in ctx.memo:
         return ctx.memo["encounters"]
-    from countycare.clinical.models import OUTPATIENT_KINDS, Encounter
+    from countycare.clinical.models import OUTPATIENT_KINDS
+    from countycare.indicators.models import EncounterMonth
     from countycare.organizations.models import GRASSROOTS_TYPES
 
-    qs = Encounter.objects.filter(date__gte=ctx.period.start, date__lt=ctx.period.end)
+    qs = EncounterMonth.objects.filter(month__gte=ctx.period.start, month__lt=ctx.period.end)
     if _whole_tree(ctx):
         at, of = Q(institution__isnull=False), Q(residence__isnull=False)
     else:
@@ -392,18 +398,20 @@ def encounter_figures(ctx: Ctx) -> dict:
     grassroots = Q(institution_type__in=GRASSROOTS_TYPES)
     outpatient = Q(kind__in=OUTPATIENT_KINDS)
     figures = qs.aggregate(
-        rows=Count("pk"),
-        residents_visits=Count("pk", filter=of),
-        residents_in_county=Count("pk", filter=of & Q(institution__isnull=False)),
-        visits=Count("pk", filter=at),
-        grassroots_visits=Count("pk", filter=at & grassroots),
-        outpatient=Count("pk", filter=at & outpatient),
-        grassroots_outpatient=Count("pk", filter=at & grassroots & outpatient),
-        grassroots_tcm_outpatient=Count("pk", filter=at & grassroots & outpatient & Q(tcm=True)),
-        fund_rows=Count("fund_paid", filter=at),
+        rows=Sum("encounter_count"),
+        residents_visits=Sum("encounter_count", filter=of),
+        residents_in_county=Sum("encounter_count", filter=of & Q(institution__isnull=False)),
+        visits=Sum("encounter_count", filter=at),
+        grassroots_visits=Sum("encounter_count", filter=at & grassroots),
+        outpatient=Sum("encounter_count", filter=at & outpatient),
+        grassroots_outpatient=Sum("encounter_count", filter=at & grassroots & outpatient),
+        grassroots_tcm_outpatient=Sum("encounter_count", filter=at & grassroots & outpatient & Q(tcm=True)),
+        fund_rows=Sum("fund_count", filter=at),
         fund=Sum("fund_paid", filter=at),
         grassroots_fund=Sum("fund_paid", filter=at & grassroots),
     )  # fmt: skip
+    counts = {k for k in figures if k not in ("fund", "grassroots_fund")}
+    figures = {k: (v or 0) if k in counts else v for k, v in figures.items()}
     ctx.memo["encounters"] = figures
     return figures
 
@@ -428,12 +436,12 @@ def encounter_source(zh: str, en: str, *, needs: str = "rows", county_wide: str 
         if county_wide == "out_of_county":
             key = f"encounters_out_{ctx.period.code}"
             if key not in ctx.memo:
-                from countycare.clinical.models import Encounter
+                from countycare.indicators.models import EncounterMonth
 
-                ctx.memo[key] = Encounter.objects.filter(
+                ctx.memo[key] = EncounterMonth.objects.filter(
                     institution__isnull=True,
-                    date__gte=ctx.period.start,
-                    date__lt=ctx.period.end,
+                    month__gte=ctx.period.start,
+                    month__lt=ctx.period.end,
                 ).exists()
             return ctx.memo[key]
         return True
