@@ -697,14 +697,21 @@ def _validate_measures(data: dict[str, Any]) -> tuple[dict[str, Decimal], dict[s
     errors: dict[str, list[str]] = {}
     vital_data = {VITAL_KEYS[k]: data.get(k) for k in VITAL_KEYS if data.get(k) not in (None, "")}
     values: dict[str, Decimal] = {}
+    back = {v: k for k, v in VITAL_KEYS.items()}
     try:
         measured = vitals.validate(vital_data)
     except ValidationError as exc:
-        back = {v: k for k, v in VITAL_KEYS.items()}
         for key, messages in (exc.extra.get("errors") or {}).items():
             errors[back.get(key, key)] = messages
+        # The values that are fine on their own are kept (so no "measure it" on top).
         measured = []
-    back = {v: k for k, v in VITAL_KEYS.items()}
+        for key, raw in vital_data.items():
+            if back[key] in errors:
+                continue
+            try:
+                measured.append(vitals.measure(key, vitals.parse(key, raw)))
+            except ValidationError:
+                continue
     for m in measured:
         values[back[m.vital.key]] = m.value
     for key, (low, high) in OTHER_MEASURES.items():
