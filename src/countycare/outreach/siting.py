@@ -46,7 +46,7 @@ from countycare.core.errors import DomainError
 from countycare.outreach.siting_io import Village
 
 OBJECTIVES = ("median", "coverage")
-_LEVEL_MARGIN = 2  # levels kept beyond the heuristic's assignment before the first solve
+_LEVEL_MARGIN = 6  # levels kept beyond the heuristic's assignment before the first solve
 
 
 class SitingError(DomainError):
@@ -94,61 +94,99 @@ class SitingResult:
 # --- heuristic --------------------------------------------------------------------------------
 
 
-def _nearest_two(cost: np.ndarray, open_idx: np.ndarray, big: float):
-    sub = cost[:, open_idx]
-    if sub.shape[1] == 1:
-        d1 = sub[:, 0]
-        return d1, np.zeros(len(d1), dtype=int), np.full(len(d1), big)
-    part = np.argpartition(sub, 1, axis=1)[:, :2]
-    rows = np.arange(sub.shape[0])
-    a, b = sub[rows, part[:, 0]], sub[rows, part[:, 1]]
-    first = np.where(a <= b, part[:, 0], part[:, 1])
-    d1 = np.minimum(a, b)
-    d2 = np.maximum(a, b)
-    return d1, first, d2
+def _lazy_greedy(
+    cost_t: np.ndarray, k: int, chosen: list[int], allowed: np.ndarray, big: float
+) -> tuple[list[int], np.ndarray]:
+    """Greedy addition with lazy evaluation (Minoux 1978): a point's gain only shrinks as
+    points are added (the p-median objective is supermodular), so a stale gain is an upper
+    bound and only the head of the queue is re-priced. ``cost_t`` is candidates × clients."""
+    import heapq
+
+    n_cand, n_clients = cost_t.shape
+    current = cost_t[chosen].min(axis=0) if chosen else np.full(n_clients, big)
+    taken = set(chosen)
+    gains = np.maximum(current[None, :] - cost_t, 0.0).sum(axis=1)
+    heap = [(-float(gains[j]), j) for j in range(n_cand) if allowed[j] and j not in taken]
+    heapq.heapify(heap)
+    while len(chosen) < k and heap:
+        _neg, j = heapq.heappop(heap)
+        gain = float(np.maximum(current - cost_t[j], 0.0).sum())
+        if heap and gain < -heap[0][0] - 1e-12 * max(gain, 1.0):
+            heapq.heappush(heap, (-gain, j))  # re-priced below the next bound: try again
+            continue
+        chosen.append(j)
+        taken.add(j)
+        current = np.minimum(current, cost_t[j])
+    return chosen, current
 
 
 def greedy_interchange(
     cost: np.ndarray, k: int, fixed: Sequence[int], forbidden: Sequence[int]
 ) -> list[int]:
     """Greedy addition then Teitz–Bart vertex substitution (fast interchange) on ``cost``
-    (clients × candidates, finite). Fixed points stay, forbidden ones never enter."""
+    (clients × candidates, finite). Fixed points stay, forbidden ones never enter.
+
+    Each pass prices every (insert c, remove r) swap at once and takes the best improving one
+    (Whitaker 1983). With ``d1``/``d2`` a client's costs to its nearest and second-nearest
+    open point and ``f`` the nearest::
+
+        profit(c, r) = gain(c) − base(r) + corr(c, r)
+        gain(c)      = Σ_i max(d1_i − C_ic, 0)
+        base(r)      = Σ_{i: f_i = r} (d2_i − d1_i)
+        corr(c, r)   = Σ_{i: f_i = r, C_ic < d2_i} (d2_i − max(C_ic, d1_i))
+
+    Only pairs with ``C_ic < d2_i`` contribute, i.e. each client's candidates ranked before
+    its second-nearest open point: with the candidates presorted per client these are a few
+    per client, so a pass costs O(clients × that rank) instead of O(clients × candidates ×
+    points)."""
     n_clients, n_cand = cost.shape
     big = float(cost.max()) * 2 + 1.0
     allowed = np.ones(n_cand, dtype=bool)
     allowed[list(forbidden)] = False
-    chosen = list(dict.fromkeys(fixed))
-    current = cost[:, chosen].min(axis=1) if chosen else np.full(n_clients, big)
-    while len(chosen) < k:
-        gains = np.maximum(current[:, None] - cost, 0.0).sum(axis=0)
-        gains[~allowed] = -1.0
-        gains[chosen] = -1.0
-        j = int(np.argmax(gains))
-        chosen.append(j)
-        current = np.minimum(current, cost[:, j])
+    chosen = list(dict.fromkeys(int(j) for j in fixed))
+    chosen, current = _lazy_greedy(np.ascontiguousarray(cost.T), k, chosen, allowed, big)
     fixed_set = set(fixed)
-    if len(chosen) == len(fixed_set) or len(chosen) == int(allowed.sum()):
+    if len(chosen) == len(fixed_set) or len(chosen) == int(allowed.sum()) or len(chosen) < 2:
         return sorted(chosen)
     total = float(current.sum())
     tolerance = 1e-12 * max(total, 1.0)
-    insertable = allowed.copy()
+    order = np.argsort(cost, axis=1, kind="stable")  # candidates by cost, per client
+    sorted_cost = np.take_along_axis(cost, order, axis=1)
+    rows = np.arange(n_clients)
+    p = len(chosen)
     for _pass in range(10 * n_cand):
-        open_idx = np.array(chosen)
-        d1, first, d2 = _nearest_two(cost, open_idx, big)
-        gain = np.maximum(d1[:, None] - cost, 0.0).sum(axis=0)  # per candidate
-        loss_each = np.where(cost >= d1[:, None], np.minimum(cost, d2[:, None]) - d1[:, None], 0.0)
-        owner = np.zeros((n_clients, len(open_idx)))
-        owner[np.arange(n_clients), first] = 1.0
-        loss = loss_each.T @ owner  # candidates × open points
-        profit = gain[:, None] - loss
-        insertable[:] = allowed
-        insertable[open_idx] = False
+        slot = np.full(n_cand, -1)
+        slot[chosen] = np.arange(p)
+        open_sorted = slot[order] >= 0
+        rank1 = np.argmax(open_sorted, axis=1)
+        open_sorted[rows, rank1] = False
+        rank2 = np.argmax(open_sorted, axis=1)
+        d1 = sorted_cost[rows, rank1]
+        d2 = sorted_cost[rows, rank2]
+        owner = slot[order[rows, rank1]]  # position in ``chosen`` of each client's nearest
+        # The (client, candidate) pairs ranked before the second-nearest open point.
+        lengths = rank2
+        client = np.repeat(rows, lengths)
+        starts = np.cumsum(lengths) - lengths
+        rank = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+        cand = order[client, rank]
+        c_cost = sorted_cost[client, rank]
+        gain = np.bincount(cand, weights=np.maximum(d1[client] - c_cost, 0.0), minlength=n_cand)
+        base = np.bincount(owner, weights=d2 - d1, minlength=p)
+        corr = np.bincount(
+            cand * p + owner[client],
+            weights=d2[client] - np.maximum(c_cost, d1[client]),
+            minlength=n_cand * p,
+        ).reshape(n_cand, p)
+        profit = gain[:, None] - base[None, :] + corr
+        insertable = allowed.copy()
+        insertable[chosen] = False
         profit[~insertable, :] = -np.inf
-        for position, j in enumerate(open_idx):
-            if int(j) in fixed_set:
+        for position, j in enumerate(chosen):
+            if j in fixed_set:
                 profit[:, position] = -np.inf
         flat = int(np.argmax(profit))
-        c, r = divmod(flat, len(open_idx))
+        c, r = divmod(flat, p)
         if not profit[c, r] > tolerance:
             break
         chosen[r] = c
