@@ -64,15 +64,24 @@ SOURCES = {
     "WFDB LUDB (zip)": (lambda: _zip("1.hea", "1.dat"), "wfdb", 12, 500),
     "WFDB .mat CinC 2021 (zip)": (lambda: _zip("E07500.hea", "E07500.mat"), "wfdb", 12, 500),
     "WFDB PTB 15 leads (zip)": (
-        lambda: _zip("s0010_re.hea", "s0010_re.dat", "s0010_re.xyz"), "wfdb", 15, 1000,
-    ),  # fmt: skip
+        lambda: _zip("s0010_re.hea", "s0010_re.dat", "s0010_re.xyz"),
+        "wfdb",
+        15,
+        1000,
+    ),
     "WFDB CPSC 2021 2 leads (zip)": (
-        lambda: _zip("data_8_4.hea", "data_8_4.dat"), "wfdb", 2, 200,
-    ),  # fmt: skip
+        lambda: _zip("data_8_4.hea", "data_8_4.dat"),
+        "wfdb",
+        2,
+        200,
+    ),
     "HL7 aECG": (lambda: (DATA / "hl7_example_aecg.xml").read_bytes(), "aecg", 12, 500),
     "DICOM waveform": (
-        lambda: Path(get_testdata_file("waveform_ecg.dcm")).read_bytes(), "dicom", 12, 1000,
-    ),  # fmt: skip
+        lambda: Path(get_testdata_file("waveform_ecg.dcm")).read_bytes(),
+        "dicom",
+        12,
+        1000,
+    ),
     "JSON 12 leads": (_json_12, "json", 12, 500),
     "CSV 3 leads": (_csv_three_leads, "csv", 3, 500),
     "CSV 1 lead": (_csv_one_lead, "csv", 1, 500),

@@ -72,7 +72,9 @@ class Measurements:
 
 
 def _lowpass(x: np.ndarray, fs: float, hz: float) -> np.ndarray:
-    sos = signal.butter(2, min(hz, 0.45 * fs), "lowpass", fs=fs, output="sos")
+    from countycare.ecg.preread import _sos
+
+    sos = _sos("lowpass", min(hz, 0.45 * fs), fs)
     return signal.sosfiltfilt(sos, x, axis=-1)
 
 
@@ -188,7 +190,9 @@ def measure(wf, beats: np.ndarray, usable: list[str] | None = None) -> Measureme
     names = [n for n in wf.leads if usable is None or n in usable]
     idx = [wf.leads.index(n) for n in names]
     x = wf.samples[idx].astype(np.float64)
-    sos = signal.butter(2, [0.5, min(40.0, 0.45 * fs)], "bandpass", fs=fs, output="sos")
+    from countycare.ecg.preread import _sos
+
+    sos = _sos("bandpass", (0.5, min(40.0, 0.45 * fs)), fs)
     band = signal.sosfiltfilt(sos, x, axis=-1)
     n = band.shape[1]
     pre, post = int(PRE_S * fs), int(POST_S * fs)

@@ -22,6 +22,7 @@ reader, never a signed result.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -155,7 +156,22 @@ class PreRead:
 
 # --- filters (all leads at once) ----------------------------------------------------------------
 def _sos(kind: str, freqs, fs: float, order: int = 2):
-    return signal.butter(order, freqs, kind, fs=fs, output="sos")
+    """Butterworth second-order sections, designed once per (kind, band, fs, order): the
+    design costs more than filtering a 10 s record."""
+    key = tuple(freqs) if isinstance(freqs, list | tuple) else freqs
+    return _design(kind, key, float(fs), order).copy()  # scipy wants a writable array
+
+
+@functools.lru_cache(maxsize=128)
+def _design(kind: str, freqs, fs: float, order: int):
+    sos = signal.butter(order, list(freqs) if isinstance(freqs, tuple) else freqs, kind, fs=fs,
+                        output="sos")  # fmt: skip
+    return sos
+
+
+@functools.lru_cache(maxsize=16)
+def _notch(mains: float, fs: float):
+    return signal.iirnotch(mains, 30.0, fs)
 
 
 def bandpass(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
@@ -163,13 +179,15 @@ def bandpass(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
     return signal.sosfiltfilt(_sos("bandpass", [lo, hi], fs), np.asarray(x, float), axis=-1)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of each run of True."""
+def _runs(mask: np.ndarray, min_length: int = 1) -> list[tuple[int, int]]:
+    """(start, length) of each run of True at least ``min_length`` long."""
     if not mask.any():
         return []
     padded = np.concatenate(([False], mask, [False]))
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    starts, lengths = edges[::2], edges[1::2] - edges[::2]
+    keep = lengths >= min_length
+    return [(int(a), int(n)) for a, n in zip(starts[keep], lengths[keep], strict=True)]
 
 
 def _constant_mask(x: np.ndarray) -> np.ndarray:
@@ -184,7 +202,7 @@ def _noise_ratio(x2d: np.ndarray, fs: float) -> np.ndarray:
     x = x2d
     for mains in (50.0, 60.0):
         if mains < 0.45 * fs:
-            b, a = signal.iirnotch(mains, 30.0, fs)
+            b, a = _notch(mains, float(fs))
             x = signal.filtfilt(b, a, x, axis=-1)
     hf = x - signal.sosfiltfilt(_sos("lowpass", 35.0, fs, 4), x, axis=-1)
     noise = 1.4826 * np.median(np.abs(hf - np.median(hf, axis=-1, keepdims=True)), axis=-1)
@@ -203,7 +221,7 @@ def lead_quality(x: np.ndarray, fs: float, others_flat: np.ndarray | None = None
     if x.std() < FLAT_STD_UV:
         return ["flat"]
     reasons = []
-    runs = _runs(_constant_mask(x))
+    runs = _runs(_constant_mask(x), int(min(RAIL_RUN_S, LEAD_OFF_RUN_S) * fs))
     lo, hi = x.min(), x.max()
     rail = 0
     for start, length in runs:
@@ -232,9 +250,12 @@ def quality(wf) -> Quality:
     flat_std = x.std(axis=1) < FLAT_STD_UV
     const = np.zeros((n_leads, max(x.shape[1] - 1, 0)), dtype=bool)
     long_const = np.zeros_like(const)  # inside a constant run of LEAD_OFF_RUN_S or more
+    runs_of = []
     for i in range(n_leads):
         const[i] = _constant_mask(x[i])
-        for start, length in _runs(const[i]):
+        # Shorter runs matter to neither check (and a quantised signal has many).
+        runs_of.append(_runs(const[i], int(min(RAIL_RUN_S, LEAD_OFF_RUN_S) * wf.fs)))
+        for start, length in runs_of[i]:
             if length >= LEAD_OFF_RUN_S * wf.fs:
                 long_const[i, start : start + length] = True
     ratios = _noise_ratio(x, wf.fs)
@@ -253,7 +274,7 @@ def quality(wf) -> Quality:
         row = x[i]
         lo, hi = row.min(), row.max()
         rail = 0
-        for start, length in _runs(const[i]):
+        for start, length in runs_of[i]:
             value = row[start]
             if min(abs(value - lo), abs(value - hi)) < 1.0 and length >= RAIL_RUN_S * wf.fs:
                 rail += length
@@ -459,7 +480,6 @@ def statements(pre: PreRead, wf, *, sex=None, age=None) -> list[tuple[str, float
     qrs = m.get("qrs_ms")
     p_fraction = m.get("p_fraction")
     p_present = p_fraction is not None and p_fraction >= P_CONSISTENT
-    nrmssd = feats.get("nrmssd_clean", feats.get("nrmssd"))
     madsd = feats.get("madsd")
     irregular = madsd is not None and madsd >= AF_MADSD
     wide = qrs is not None and qrs >= WIDE_QRS_MS
