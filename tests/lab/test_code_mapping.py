@@ -19,7 +19,7 @@ def test_local_codes_dead_letter_then_replay_after_mapping(make_oru, cbc_order, 
     first = ingest(make_oru(obx=LOCAL, control_id="URIT-1"))
     row = first.message
     assert (row.status, row.ack_code) == ("dead_letter", "AE")
-    assert "no LOINC code and no mapping" in row.reason
+    assert "without a LOINC code and without a mapping" in row.reason
     assert not Observation.objects.filter(order=cbc_order).exists()
 
     # A mapping for another analyzer does not apply.

@@ -80,8 +80,10 @@ def test_unknown_patient_is_a_dead_letter_and_AE(make_oru, cbc_order):
     assert row.status == "dead_letter" and "Unknown patient" in row.reason
     assert row.raw == make_oru(national_id="110101199003070013", mrn="NOPE")
     assert not Observation.objects.exists()
-    # A resend gets the same answer and is not processed again.
-    assert ingest(make_oru(national_id="110101199003070013", mrn="NOPE")).ack == result.ack
+    # A resend is tried again (nothing of it was stored): the same answer, still one message.
+    again = ingest(make_oru(national_id="110101199003070013", mrn="NOPE"))
+    assert msa(again) == ("AE", "BC5390-000123") and again.message.pk == row.pk
+    assert Hl7Message.objects.count() == 1 and not Observation.objects.exists()
 
 
 def test_medical_record_number_finds_the_resident(make_oru, cbc_order, residents):
@@ -117,7 +119,7 @@ def test_unknown_order_and_local_codes_are_dead_letters(make_oru, cbc_order):
     )
     assert (msa(unknown_order)[0], msa(local_code)[0]) == ("AE", "AE")
     assert "Unknown order" in unknown_order.message.reason
-    assert "no LOINC code" in local_code.message.reason
+    assert "without a LOINC code" in local_code.message.reason
     assert Hl7Message.objects.filter(status="dead_letter").count() == 2
 
 

@@ -74,11 +74,18 @@ def test_the_analyzer_range_and_flag_win(make_oru, cbc_order):
     assert (plt.range_source, plt.reference_range) == ("analyzer", None)
 
 
-def test_a_range_in_other_units_is_not_applied(make_oru, cbc_order):
+def test_a_range_in_other_units_is_converted(make_oru, cbc_order):
+    """WS/T 405 keeps haemoglobin in g/L; a result in g/dL is compared in g/dL."""
     ingest(make_oru(obx=[("718-7", "HGB", "11.8", "g/dL", "", "")]))
     hgb = Observation.objects.get(order=cbc_order)
-    assert (hgb.flag, hgb.reference_low) == ("", None)
-    assert LabResult.objects.get(observation=hgb).range_source == ""
+    assert (hgb.flag, hgb.reference_low, hgb.reference_high) == ("L", Decimal(13), Decimal("17.5"))
+    assert LabResult.objects.get(observation=hgb).range_source == "platform"
+
+
+def test_counts_in_equivalent_units_use_the_range_as_is(make_oru, cbc_order):
+    ingest(make_oru(obx=[("6690-2", "WBC", "11.0", "10^3/μL", "", "")]))
+    wbc = Observation.objects.get(order=cbc_order)
+    assert (wbc.flag, wbc.reference_high, wbc.unit) == ("H", Decimal("9.5"), "10^3/μL")
 
 
 def test_no_platform_range_no_flag(make_oru, cbc_order):

@@ -15,7 +15,10 @@ ERR_REQUIRED_FIELD = "101"
 ERR_DATA_TYPE = "102"
 ERR_TABLE_VALUE = "103"
 ERR_UNSUPPORTED_TYPE = "200"
+ERR_UNSUPPORTED_PROCESSING_ID = "202"
+ERR_UNSUPPORTED_VERSION = "203"
 ERR_UNKNOWN_KEY = "204"
+ERR_DUPLICATE_KEY = "205"
 ERR_INTERNAL = "207"
 ERR_TEXT = {
     ERR_SEGMENT_SEQUENCE: "Segment sequence error",
@@ -23,7 +26,10 @@ ERR_TEXT = {
     ERR_DATA_TYPE: "Data type error",
     ERR_TABLE_VALUE: "Table value not found",
     ERR_UNSUPPORTED_TYPE: "Unsupported message type",
+    ERR_UNSUPPORTED_PROCESSING_ID: "Unsupported processing id",
+    ERR_UNSUPPORTED_VERSION: "Unsupported version id",
     ERR_UNKNOWN_KEY: "Unknown key identifier",
+    ERR_DUPLICATE_KEY: "Duplicate key identifier",
     ERR_INTERNAL: "Application internal error",
 }
 

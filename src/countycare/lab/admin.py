@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from countycare.lab import ingest
 from countycare.lab.models import (
+    Analyzer,
     CodeMapping,
     Hl7Message,
     LabResult,
@@ -48,6 +49,17 @@ class Hl7MessageAdmin(admin.ModelAdmin):
         )
 
 
+@admin.register(Analyzer)
+class AnalyzerAdmin(admin.ModelAdmin):
+    """Analyzers and lab systems, registered on their first message: name them and say where
+    they stand."""
+
+    list_display = ("sender", "name", "institution", "first_seen")
+    search_fields = ("sender", "name")
+    raw_id_fields = ("institution",)
+    readonly_fields = ("first_seen",)
+
+
 @admin.register(ResidentIdentifier)
 class ResidentIdentifierAdmin(admin.ModelAdmin):
     list_display = ("value", "authority", "resident")
@@ -58,7 +70,7 @@ class ResidentIdentifierAdmin(admin.ModelAdmin):
 @admin.register(ReferenceRange)
 class ReferenceRangeAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "sex", "age_min", "age_max", "low", "high", "unit",
-                    "critical_low", "critical_high", "source")  # fmt: skip
+                    "source")  # fmt: skip
     list_filter = ("sex", "source")
     search_fields = ("code", "name")
 
@@ -67,7 +79,8 @@ class ReferenceRangeAdmin(admin.ModelAdmin):
 class CodeMappingAdmin(admin.ModelAdmin):
     """The analyzer code table: add a row, then replay the dead letters it explains."""
 
-    list_display = ("sender", "local_code", "loinc", "name", "unit")
+    list_display = ("sender", "local_code", "loinc", "name", "unit", "ignore")
+    list_filter = ("ignore",)
     search_fields = ("sender", "local_code", "loinc", "name")
 
 

@@ -103,10 +103,22 @@ class MappingForm(forms.Form):
     loinc = forms.CharField(
         label=_("LOINC code"),
         max_length=40,
+        required=False,
         widget=forms.TextInput(attrs={"placeholder": "718-7", "autocomplete": "off"}),
+        help_text=_("For example 718-7 haemoglobin, 6690-2 white cells, 777-3 platelets."),
     )
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
     unit = forms.CharField(label=_("Unit"), max_length=20, required=False)
     any_sender = forms.BooleanField(
         label=_("For every sender (not only this analyzer)"), required=False
     )
+    ignore = forms.BooleanField(
+        label=_("Not a result (an instrument setting or remark): receive it, store nothing"),
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("ignore") and not (data.get("loinc") or "").strip():
+            self.add_error("loinc", _("Enter the LOINC code, or mark the code as not a result."))
+        return data

@@ -1,16 +1,22 @@
-"""The MLLP listener (HL7 v2 over TCP, framing ``<VT> message <FS><CR>``): an asyncio server
-that hands each message to :func:`countycare.lab.ingest.ingest` on a worker thread (the
-Django ORM is synchronous) and writes back the ACK. One connection's or one message's
-failure never stops the listener."""
+"""The MLLP listener (HL7 v2 over TCP, framing ``<VT> message <FS><CR>``, HL7 v2 appendix C):
+an asyncio server that hands each message to :func:`countycare.lab.ingest.ingest` on a pool
+of worker threads (the Django ORM is synchronous; each thread keeps its own database
+connection) and writes back the ACK, in the order the messages came on that connection.
+
+One connection's or one message's failure never stops the listener: a frame that cannot be
+handled still gets an AE, bytes outside a frame are skipped, a message larger than
+``ingest.MAX_MESSAGE_BYTES`` is answered AR and kept whole (up to ``KEEP_WHOLE_BYTES``; of a
+larger one the beginning), a connection idle for ``IDLE_TIMEOUT_SECONDS`` is closed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from countycare.lab import ack
 from countycare.lab.ingest import ingest
@@ -18,24 +24,23 @@ from countycare.lab.ingest import ingest
 log = logging.getLogger(__name__)
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
-MAX_MESSAGE_BYTES = 1024 * 1024  # a lab result is a few KB; more is a fault or an attack
-KEPT_OF_OVERSIZED = 64 * 1024
+KEEP_WHOLE_BYTES = 32 * 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 600
+READ_CHUNK = 256 * 1024
 
 
-def _handle(data: bytes, oversized: int = 0) -> bytes:
+def default_workers() -> int:
+    """Worker threads: several on PostgreSQL; one on SQLite, which has one writer anyway."""
+    return 1 if connection.vendor == "sqlite" else 4
+
+
+def handle(data: bytes, total: int | None = None) -> bytes:
+    """The framed ACK for one message (runs on a worker thread)."""
     close_old_connections()
     encoding = "utf-8"
     try:
-        if oversized:
-            reason = (
-                f"The message is {oversized} bytes; at most {MAX_MESSAGE_BYTES} are accepted. "
-                f"The first {len(data)} bytes are kept."
-            )
-            text = _reject_oversized(data, reason)
-        else:
-            text = ingest(data).ack
-            encoding = _encoding_of(data)  # answer in the sender's character set
+        text = ingest(data, total_size=total).ack
+        encoding = _encoding_of(data)  # answer in the sender's character set
     except Exception:  # never let one message take the listener down
         log.exception("HL7 message could not be handled")
         text = ack.build(
@@ -48,87 +53,88 @@ def _handle(data: bytes, oversized: int = 0) -> bytes:
 
 def _encoding_of(data: bytes) -> str:
     try:
-        data.decode("utf-8")
+        data[:65536].decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
-        return "gb18030"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still UTF-8.
+        return "utf-8" if exc.start > 65530 else "gb18030"
 
 
-def _reject_oversized(data: bytes, reason: str) -> str:
-    from django.utils import timezone
+class Listener:
+    """One listening socket and its worker pool."""
 
-    from countycare.lab.ingest import decode
-    from countycare.lab.models import AckCode, Hl7Message, MessageStatus
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="hl7")
 
-    text = ack.build(ack.Envelope(), AckCode.AR, error_code=ack.ERR_DATA_TYPE, reason=reason)
-    Hl7Message.objects.create(
-        raw=decode(data).replace("\x00", "\ufffd"),
-        size=len(data),
-        received_at=timezone.now(),
-        status=MessageStatus.DEAD_LETTER,
-        reason=reason,
-        error_code=ack.ERR_DATA_TYPE,
-        ack_code=AckCode.AR,
-        ack=text,
-    )
-    return text
+    async def _answer(self, data: bytes, total: int | None = None) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, handle, data, total)
+        except Exception:
+            log.exception("HL7 worker failed")
+            text = ack.build(ack.Envelope(), "AE", error_code=ack.ERR_INTERNAL,
+                             reason="Internal error; resend.")  # fmt: skip
+            return SB + text.encode() + EB + CR
 
-
-handle = sync_to_async(_handle, thread_sensitive=True)
-
-
-async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    peer = writer.get_extra_info("peername")
-    buffer = b""
-    in_frame = False
-    frame = bytearray()
-    total = 0
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), IDLE_TIMEOUT_SECONDS)
-            if not chunk:
-                break
-            buffer += chunk
-            while buffer:
-                if not in_frame:
-                    start = buffer.find(SB)
-                    if start < 0:
-                        buffer = b""  # noise between frames
-                        break
-                    buffer = buffer[start + 1 :]
-                    in_frame, frame, total = True, bytearray(), 0
-                end = buffer.find(EB + CR)
-                if end < 0:
-                    # Keep one byte back: it may be an FS whose CR has not arrived yet.
-                    take, buffer = buffer[:-1], buffer[-1:]
-                    total += len(take)
-                    if len(frame) < MAX_MESSAGE_BYTES:
-                        frame += take[: MAX_MESSAGE_BYTES + 1 - len(frame)]
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        peer = writer.get_extra_info("peername")
+        buffer = b""
+        in_frame = False
+        frame = bytearray()
+        total = 0
+        try:
+            while True:
+                chunk = await asyncio.wait_for(reader.read(READ_CHUNK), IDLE_TIMEOUT_SECONDS)
+                if not chunk:
                     break
-                take, buffer = buffer[:end], buffer[end + 2 :]
-                total += len(take)
-                frame += take[: max(0, MAX_MESSAGE_BYTES + 1 - len(frame))]
-                in_frame = False
-                if total > MAX_MESSAGE_BYTES:
-                    answer = await handle(bytes(frame[:KEPT_OF_OVERSIZED]), total)
-                else:
-                    answer = await handle(bytes(frame))
-                writer.write(answer)
-                await writer.drain()
-    except (TimeoutError, ConnectionError):
-        pass
-    except Exception:
-        log.exception("MLLP connection from %s failed", peer)
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
+                buffer += chunk
+                while buffer:
+                    if not in_frame:
+                        start = buffer.find(SB)
+                        if start < 0:
+                            buffer = b""  # noise between frames
+                            break
+                        buffer = buffer[start + 1 :]
+                        in_frame, frame, total = True, bytearray(), 0
+                    end = buffer.find(EB + CR)
+                    if end < 0:
+                        # Keep one byte back: it may be an FS whose CR has not arrived yet.
+                        take, buffer = buffer[:-1], buffer[-1:]
+                        total += len(take)
+                        if len(frame) < KEEP_WHOLE_BYTES:
+                            frame += take[: KEEP_WHOLE_BYTES - len(frame)]
+                        break
+                    take, buffer = buffer[:end], buffer[end + 2 :]
+                    total += len(take)
+                    if len(frame) < KEEP_WHOLE_BYTES:
+                        frame += take[: KEEP_WHOLE_BYTES - len(frame)]
+                    in_frame = False
+                    data, frame = bytes(frame), bytearray()
+                    answer = await self._answer(data, total if total > len(data) else None)
+                    writer.write(answer)
+                    await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        except Exception:
+            log.exception("MLLP connection from %s failed", peer)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=False)
 
 
-async def serve(host: str = "127.0.0.1", port: int = 2575, *, ready=None) -> None:
+async def serve(host: str = "127.0.0.1", port: int = 2575, *, ready=None, workers=None) -> None:
     """Listen until cancelled. ``ready(server)`` is called once the socket is bound."""
-    server = await asyncio.start_server(_connection, host, port)
+    listener = Listener(workers)
+    server = await asyncio.start_server(listener.connection, host, port, limit=READ_CHUNK)
     if ready is not None:
         ready(server)
-    async with server:
-        await server.serve_forever()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, listener.close)

@@ -62,6 +62,23 @@ class Hl7Message(models.Model):
     observation_count = models.PositiveSmallIntegerField(_("observations"), default=0)
     ack_code = models.CharField(_("ACK code"), max_length=2, choices=AckCode.choices)
     ack = models.TextField(_("ACK sent"))
+    # SHA-256 of the message after its MSH segment: a resend (same control ID, same content)
+    # is answered with the stored ACK; the same control ID with other content is not a resend.
+    digest = models.CharField(_("content digest"), max_length=64, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("control ID first used by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The reason as the web app shows it, translated: {"msgid": ..., "params": {...}}.
+    reason_args = models.JSONField(_("reason (for translation)"), default=dict, blank=True)
+    # What was received but is not a result (instrument settings, histograms): not stored.
+    notes = models.TextField(_("not stored"), blank=True)
+    # A message too large to process is kept whole here (``raw`` holds its beginning).
+    raw_file = models.FileField(_("message file"), upload_to="lab/hl7/", blank=True)
 
     # A message matched to a resident or a lab order is seen where they are; one nobody could
     # match, by those who see a lab's institution (lab.scoping_rules).
@@ -75,9 +92,15 @@ class Hl7Message(models.Model):
             # Processed once: a resend of the same control ID from the same sender finds this.
             models.UniqueConstraint(
                 fields=["sender", "control_id"],
-                condition=~Q(control_id=""),
+                condition=~Q(control_id="") & Q(duplicate_of__isnull=True),
                 name="hl7_message_once",
-            )
+            ),
+            # A control ID reused with other content is kept once per content.
+            models.UniqueConstraint(
+                fields=["sender", "control_id", "digest"],
+                condition=~Q(control_id="") & ~Q(digest=""),
+                name="hl7_message_content_once",
+            ),
         ]
         indexes = [
             models.Index(
@@ -97,6 +120,63 @@ class Hl7Message(models.Model):
     @property
     def audit_institution(self):
         return self.order.center.institution if self.order_id else None
+
+    @property
+    def reason_display(self) -> str:
+        """The reason in the user's language (the ACK carries it in English)."""
+        from django.utils.translation import gettext
+
+        args = self.reason_args or {}
+        msgid = args.get("msgid")
+        if not msgid:
+            return self.reason
+        try:
+            return gettext(msgid) % (args.get("params") or {})
+        except (KeyError, TypeError, ValueError):
+            return self.reason
+
+
+class Analyzer(models.Model):
+    """An analyzer or lab system that sends HL7 results, known by the sender its messages
+    carry (MSH-3 sending application | MSH-4 sending facility). Registered on its first
+    message; a person names it and says where it stands, so turnaround per lab, the
+    dead-letter list and the results show "札萨克镇中心卫生院 · 迈瑞 BC-5390" instead of the
+    raw sender, and results it reports are the results of that institution."""
+
+    sender = models.CharField(_("sender"), max_length=200, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    institution = models.ForeignKey(
+        "organizations.Institution",
+        verbose_name=_("institution"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Where the analyzer stands; blank: the lab center of the order."),
+    )
+    first_seen = models.DateTimeField(_("first message"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("analyzer")
+        verbose_name_plural = _("analyzers")
+        ordering = ["name", "sender"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        """Sender → the name and place people know it by, for the analyzers named so far."""
+        rows = cls.objects.select_related("institution").exclude(name="", institution=None)
+        return {a.sender: a.label for a in rows}
+
+    @property
+    def label(self) -> str:
+        name = self.name or self.sender
+        if self.institution_id:
+            place = self.institution.short_name or self.institution.name
+            return f"{place} · {name}"
+        return name
 
 
 class ResidentIdentifier(models.Model):
@@ -137,7 +217,9 @@ class ReferenceRange(models.Model):
     """The platform's reference interval for one test (LOINC), by sex and age, used to flag a
     result when the analyzer sends neither range nor flag (issue 5, SHC-03). Ages in whole
     years at the time of observation, ``age_min`` inclusive and ``age_max`` exclusive. The
-    most specific row wins (a row for the resident's sex before one for any sex)."""
+    most specific row wins (a row for the resident's sex before one for any sex). Critical
+    values are not here: they are the Walking Hospital's critical-value rules
+    (telemed.CriticalRule), which raise the alert."""
 
     code = models.CharField(_("LOINC code"), max_length=40, db_index=True)
     name = models.CharField(_("name"), max_length=100, blank=True)
@@ -146,12 +228,6 @@ class ReferenceRange(models.Model):
     age_max = models.PositiveSmallIntegerField(_("below age (years)"), default=200)
     low = models.DecimalField(_("low"), max_digits=12, decimal_places=4, null=True, blank=True)
     high = models.DecimalField(_("high"), max_digits=12, decimal_places=4, null=True, blank=True)
-    critical_low = models.DecimalField(
-        _("critical low"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
-    critical_high = models.DecimalField(
-        _("critical high"), max_digits=12, decimal_places=4, null=True, blank=True
-    )
     unit = models.CharField(_("unit"), max_length=20, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
 
@@ -178,24 +254,34 @@ class ReferenceRange(models.Model):
 class CodeMapping(models.Model):
     """An analyzer's own test code mapped to LOINC (issue 5): consulted when an OBX carries a
     local code, before the message is dead-lettered. ``sender`` as stored on the message
-    (MSH-3|MSH-4); blank: any sender."""
+    (MSH-3|MSH-4); blank: any sender. ``ignore``: the code is not a result (an instrument
+    setting such as Mindray's "Take Mode"): the OBX is received and not stored."""
 
     sender = models.CharField(_("sender"), max_length=200, blank=True)
     local_code = models.CharField(_("local code"), max_length=40)
-    loinc = models.CharField(_("LOINC code"), max_length=40)
+    loinc = models.CharField(_("LOINC code"), max_length=40, blank=True)
     name = models.CharField(_("name"), max_length=100, blank=True)
     unit = models.CharField(_("unit"), max_length=20, blank=True)
+    ignore = models.BooleanField(
+        _("not a result"),
+        default=False,
+        help_text=_("An instrument setting or remark the analyzer sends beside the results: "
+                    "received, not stored."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("analyzer code mapping")
         verbose_name_plural = _("analyzer code mappings")
         ordering = ["sender", "local_code"]
         constraints = [
-            models.UniqueConstraint(fields=["sender", "local_code"], name="code_mapping_unique")
+            models.UniqueConstraint(fields=["sender", "local_code"], name="code_mapping_unique"),
+            models.CheckConstraint(
+                condition=Q(ignore=True) | ~Q(loinc=""), name="code_mapping_loinc_or_ignore"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.sender or '*'}:{self.local_code} → {self.loinc}"
+        return f"{self.sender or '*'}:{self.local_code} → {self.loinc or '-'}"
 
 
 class RangeSource(models.TextChoices):

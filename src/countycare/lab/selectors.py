@@ -192,28 +192,48 @@ def dead_letter_counts(user) -> dict:
 
 @dataclass(frozen=True)
 class MissingCode:
+    seq: int
     local_code: str
     text: str
     system: str
     unit: str
 
 
-def missing_code(message: Hl7Message) -> MissingCode | None:
-    """For a dead letter that lacks a code mapping (error 103 at ``OBX^n^3``): the analyzer's
-    code, its name and unit as sent, to prefill the mapping form."""
+def missing_codes(message: Hl7Message) -> list[MissingCode]:
+    """For a dead letter that lacks code mappings (error 103 at ``OBX^n^3``): each unmapped
+    analyzer code with its name and unit as sent, to prefill the mapping form."""
     if message.error_code != "103" or not message.error_location.startswith("OBX^"):
-        return None
+        return []
+    if not message.error_location.endswith("^3"):
+        return []  # a unit that contradicts its test (OBX^n^6) is not a missing mapping
+    from countycare.lab import oru
+
     try:
-        seq = int(message.error_location.split("^")[1])
         msg = hl7.parse(message.raw.replace("\r\n", "\r").replace("\n", "\r").strip())
-        obx = [s for s in msg if str(s(0)) == "OBX"][seq - 1]
-        ident = str(obx.extract_field(1, 3, 1, 1, 1)).strip()
-        text = str(obx.extract_field(1, 3, 1, 2, 1)).strip()
-        system = str(obx.extract_field(1, 3, 1, 3, 1)).strip()
-        unit = str(obx.extract_field(1, 6, 1, 1, 1)).strip() if len(obx) > 6 else ""
+        found, seen = [], set()
+        seq = 0
+        for seg in msg:
+            if oru.segment_name(seg) != "OBX":
+                continue
+            seq += 1
+            ident, text, system = (oru.text(seg, 3, i) for i in (1, 2, 3))
+            if not ident or ident in seen or system.upper() == "LN" or oru.is_loinc(ident):
+                continue
+            if oru.text(seg, 3, 6).upper() == "LN" or oru.text(seg, 2).upper() in {"IS", "ED"}:
+                continue
+            if f" {ident} (" not in f" {message.reason}":
+                continue
+            seen.add(ident)
+            found.append(MissingCode(seq, ident[:40], text[:100], system, oru.text(seg, 6)[:20]))
     except Exception:  # a dead letter may be anything; the form is then empty
-        return None
-    return MissingCode(ident[:40], text[:100], system, unit[:20]) if ident else None
+        return []
+    return found
+
+
+def missing_code(message: Hl7Message) -> MissingCode | None:
+    """The first of :func:`missing_codes`."""
+    found = missing_codes(message)
+    return found[0] if found else None
 
 
 # --- turnaround breaches and figures -----------------------------------------------------------

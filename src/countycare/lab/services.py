@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from countycare.core import audit
 from countycare.core.errors import PermissionDenied, ValidationError
 from countycare.core.scoping import scoped
-from countycare.lab import devices, ingest
+from countycare.lab import critical_values, devices, ingest, oru
 from countycare.lab.models import (
     CodeMapping,
     Hl7Message,
@@ -248,21 +248,17 @@ def enter_results(
             parsed.append((test, _number(test, raw, test.key), ""))
     institution = _institution(actor, person)
     notify = lab_order.requested_by if lab_order is not None else actor
-    critical.ensure_default_rules()
+    critical_values.ensure_rules()
     made: list[Observation] = []
     with transaction.atomic():
         for test, value, text in parsed:
             low = high = None
             reference = None
             if value is not None:
-                reference = ingest.platform_range(test.code, person, observed_at, test.unit)
-                if reference is not None:
-                    low, high = reference.low, reference.high
-                flag = ingest._flag(value, low, high)
-                if reference is not None and reference.critical_low is not None:
-                    flag = Flag.CRITICAL_LOW if value < reference.critical_low else flag
-                if reference is not None and reference.critical_high is not None:
-                    flag = Flag.CRITICAL_HIGH if value > reference.critical_high else flag
+                found = oru.platform_range(test.code, person, observed_at, test.unit)
+                if found is not None:
+                    reference, low, high = found
+                flag = oru.compute_flag(value, low, high)
             else:
                 flag = Flag.NORMAL if text in test.normal else Flag.ABNORMAL
             observation = Observation.objects.create(
@@ -317,12 +313,14 @@ def replay(actor, message_id) -> Hl7Message:
 
 
 def map_code_and_replay(
-    actor, message_id, *, local_code: str, loinc: str, name: str = "", unit: str = "",
-    any_sender: bool = False,
+    actor, message_id, *, local_code: str, loinc: str = "", name: str = "", unit: str = "",
+    any_sender: bool = False, ignore: bool = False,
 ) -> tuple[CodeMapping, int, int]:  # fmt: skip
     """Add the analyzer code mapping the dead letter ``message_id`` lacked (for its sender,
-    or for every sender), then replay every dead letter of that sender whose reason is that
-    code. Returns the mapping, how many were accepted and how many still fail."""
+    or for every sender) — to a LOINC code, or, with ``ignore``, as "not a result" (an
+    instrument setting or remark) — then replay every dead letter of that sender whose
+    reason names that code. Returns the mapping, how many were accepted and how many still
+    fail."""
     _require(actor, MANAGE_INTERFACES)
     row = Hl7Message.objects.filter(
         pk=message_id, status__in=[MessageStatus.DEAD_LETTER, MessageStatus.ERROR]
@@ -336,7 +334,9 @@ def map_code_and_replay(
             _("Enter the analyzer's code (up to 40 characters)."), code="required",
             field="local_code",
         )  # fmt: skip
-    if not LOINC.match(loinc) or not ingest._is_loinc(loinc):
+    if ignore:
+        loinc = ""
+    elif not LOINC.match(loinc) or not oru.is_loinc(loinc):
         raise ValidationError(
             _("%(code)s is not a LOINC code (digits, a hyphen and the check digit, e.g. 718-7).")
             % {"code": loinc or "—"},
@@ -352,6 +352,7 @@ def map_code_and_replay(
                 loinc=loinc,
                 name=(name or "").strip()[:100],
                 unit=(unit or "").strip()[:20],
+                ignore=ignore,
             )
     except IntegrityError:
         raise ValidationError(

@@ -25,7 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from countycare.lab.models import LabResult
+from countycare.lab.models import Analyzer, LabResult
 from countycare.organizations import policy
 from countycare.telemed import policy as telemed_policy
 from countycare.telemed import stats as telemed_stats
@@ -93,9 +93,10 @@ def turnaround(user, start: dt.datetime, end: dt.datetime, *, by: str = "lab") -
         )
         .order_by(field)
     )
-    names = {}
     if by == "test":
         names = dict(results(user, start, end).values_list("code", "name").order_by("code", "name"))
+    else:
+        names = Analyzer.labels()
     return [
         LabTatRow(
             key=r[field],

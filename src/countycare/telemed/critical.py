@@ -34,8 +34,14 @@ def ensure_default_rules() -> None:
     )
 
 
-def matching_rule(observation: Observation) -> CriticalRule | None:
-    for rule in CriticalRule.objects.filter(code=observation.code, is_active=True):
+def matching_rule(observation: Observation, rules=None) -> CriticalRule | None:
+    """The first active rule the observation meets. ``rules``: the active rules already
+    loaded (a caller checking many observations at once, the HL7 ingest), else queried."""
+    if rules is None:
+        rules = CriticalRule.objects.filter(code=observation.code, is_active=True)
+    for rule in rules:
+        if rule.code != observation.code or not rule.is_active:
+            continue
         if rule.match_any:
             return rule
         value = observation.value
@@ -56,8 +62,27 @@ def check(observation: Observation, *, notify, order=None) -> CriticalAlert | No
     rule = matching_rule(observation)
     if rule is None:
         return None
+    return raise_alert(observation, rule=rule, notify=notify, order=order)
+
+
+def raise_alert(
+    observation: Observation,
+    *,
+    rule: CriticalRule | None,
+    notify,
+    order=None,
+    message: str = "",
+    flag: str = "",
+    raised_at: dt.datetime | None = None,
+) -> CriticalAlert:
+    """Mark the observation critical and raise its alert: for ``rule``, or, with no rule,
+    for a critical value the lab itself reported (an analyzer's HL7 flag LL/HH) with
+    ``message``. ``flag``: LL or HH when the caller decided it (a value compared with the
+    rule in another unit); else from the rule. Call inside the writing transaction."""
     observation.is_critical = True
-    if observation.value is not None and rule.low is not None and observation.value < rule.low:
+    if flag or rule is None:
+        observation.flag = flag or observation.flag
+    elif observation.value is not None and rule.low is not None and observation.value < rule.low:
         observation.flag = "LL"
     elif observation.value is not None:
         observation.flag = "HH"
@@ -68,14 +93,19 @@ def check(observation: Observation, *, notify, order=None) -> CriticalAlert | No
         observation=observation,
         order=order or observation.order,
         rule=rule,
-        message=rule.message,
+        message=rule.message if rule is not None else message[:300],
         value_shown=str(observation),
         notify=notify,
         institution=institution,
         township=institution.township,
-        raised_at=timezone.now(),
+        raised_at=raised_at or timezone.now(),
     )
-    audit.log("create", actor=None, obj=alert, detail={"rule": rule.pk, "code": rule.code})
+    audit.log(
+        "create",
+        actor=None,
+        obj=alert,
+        detail={"rule": rule.pk if rule else None, "code": observation.code},
+    )
     return alert
 
 
