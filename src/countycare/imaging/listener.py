@@ -223,8 +223,11 @@ class Listener:
         except Exception as exc:  # never let one dataset take the association down
             log.exception("C-STORE failed")
             outcome = services.StoreOutcome(dicom.OUT_OF_RESOURCES, f"internal error: {exc}")
-        finally:
-            close_old_connections()
+        if outcome.status == dicom.OUT_OF_RESOURCES:
+            # A broken database connection must not fail the rest of the association: the
+            # next C-STORE opens a fresh one. (Not after every C-STORE: with CONN_MAX_AGE=0
+            # that would reconnect for each instance.)
+            connections.close_all()
         if session is not None:
             key = "failed" if not outcome.ok else ("stored" if outcome.created else "duplicates")
             session.counts[key] += 1

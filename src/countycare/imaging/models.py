@@ -242,10 +242,16 @@ class Instance(models.Model):
     def is_image(self) -> bool:
         return self.kind in (InstanceKind.IMAGE, InstanceKind.MULTIFRAME)
 
+    # The ingest sets ``_audit_place`` = (resident id, institution) from the row it read, so
+    # the audit entry of a new instance costs no relation loads.
     @property
     def audit_resident_id(self) -> int | None:
-        return self.series.study.audit_resident_id
+        cached = getattr(self, "_audit_place", None)
+        return cached[0] if cached else self.series.study.audit_resident_id
 
     @property
-    def audit_institution(self) -> Institution | None:
+    def audit_institution(self):
+        cached = getattr(self, "_audit_place", None)
+        if cached:
+            return cached[1] if cached[1].pk else None
         return self.series.study.audit_institution

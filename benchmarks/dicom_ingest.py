@@ -1,0 +1,191 @@
+"""DICOM ingest throughput (issue 4): 200 ultrasound instances pushed over loopback by dcmtk's
+storescu into ``countycare dicom-listen`` (a separate process, as in production: parse,
+validate, store the file, index Study/Series/Instance, match the order, audit) and, in the
+same run, into dcmtk's own ``storescp`` (which only writes files) — the same files, the same
+sender, alternating runs.
+
+    .venv/bin/python benchmarks/dicom_ingest.py [--files 200] [--runs 3] [--database URL]
+
+Prints one JSON object: ``{"files", "countycare_mb_per_s", "storescp_mb_per_s", "ratio"}``
+(the best of ``--runs`` for each; target ratio ≥ 0.5). The instances are pydicom's real
+ultrasound test files (30-frame JPEG cine, palette colour, RGB), each given its own SOP
+Instance UID, in studies of ten: half the studies on one exam order's accession number, the
+rest on unknown ones (the reconciliation path). Default database: a fresh SQLite file (the embedded mode);
+``--database postgres://postgres@127.0.0.1:5432/bench_imaging`` for PostgreSQL (created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FILES = ("examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"listener exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def make_files(out: Path, n: int, accession: str) -> int:
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    total = 0
+    for i in range(n):
+        ds = pydicom.dcmread(get_testdata_file(FILES[i % len(FILES)]))
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        # studies of 10 instances; every other study on the order, the rest unmatched
+        study = i // 10
+        ds.StudyInstanceUID = generate_uid(entropy_srcs=[str(out), str(study)])
+        ds.SeriesInstanceUID = generate_uid(entropy_srcs=[str(out), str(study), "series"])
+        ds.AccessionNumber = accession if study % 2 == 0 else f"UNKNOWN{study:06d}"
+        ds.PatientID = ds.PatientID or f"P{i}"
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        path = out / f"us{i:04d}.dcm"
+        path.write_bytes(buffer.getvalue())
+        total += len(buffer.getvalue())
+    return total
+
+
+def push(port: int, ae: str, files: list[Path]) -> float:
+    # -xy: propose JPEG baseline (the cine) with the uncompressed syntaxes, as the device does
+    cmd = ["storescu", "-xy", "-aet", ae, "-aec", "COUNTYCARE", "-pdu", "131072",
+           "127.0.0.1", str(port)]  # fmt: skip
+    started = time.perf_counter()
+    # dcmtk keeps Nagle's algorithm on unless TCP_NODELAY=1 (then ~40 ms stalls per object):
+    # both peers get their best setting.
+    env = dict(os.environ, TCP_NODELAY="1")
+    result = subprocess.run(
+        [*cmd, *map(str, files)], capture_output=True, text=True, check=False, env=env
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"storescu failed: {result.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--database", default="")
+    args = parser.parse_args()
+    for tool in ("storescu", "storescp"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install dcmtk")
+
+    work = Path(tempfile.mkdtemp(prefix="cc-dicom-bench-"))
+    env = dict(os.environ, COUNTYCARE_VAR_DIR=str(work / "var"), COUNTYCARE_LOG_LEVEL="WARNING")
+    if args.database:
+        env["DATABASE_URL"] = args.database
+        if args.database.startswith("postgres"):
+            import psycopg
+
+            base, _, name = args.database.rpartition("/")
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}"')
+    else:
+        env.pop("DATABASE_URL", None)
+    countycare = [str(BIN / "countycare")]
+    quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
+    subprocess.run([*countycare, "migrate", "--noinput", "-v", "0"], **quiet)
+    setup = (
+        "from countycare.imaging.models import DeviceAE\n"
+        "from countycare.organizations.models import Institution, InstitutionType\n"
+        "inst = Institution.objects.create(code='BENCH', name='bench', type=InstitutionType.COUNTY)\n"
+        "DeviceAE.objects.create(ae_title='BENCH_US', institution=inst, modality='US')\n"
+    )
+    subprocess.run([*countycare, "shell", "-c", setup], **quiet)
+
+    results: dict[str, list[float]] = {"countycare": [], "storescp": []}
+    size = 0
+    for run in range(args.runs):
+        files_dir = work / f"files{run}"
+        files_dir.mkdir()
+        size = make_files(files_dir, args.files, accession="BENCHACC0000001")
+        files = sorted(files_dir.glob("*.dcm"))
+
+        port = free_port()
+        listener = subprocess.Popen(
+            [*countycare, "dicom-listen", "--port", str(port), "--ae", "COUNTYCARE"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            wait_port(port, listener)
+            results["countycare"].append(push(port, "BENCH_US", files))
+        finally:
+            listener.terminate()
+            listener.wait(timeout=30)
+
+        out = work / f"storescp{run}"
+        out.mkdir()
+        port = free_port()
+        scp = subprocess.Popen(
+            ["storescp", "+xa", "-pdu", "131072", "-od", str(out), "-aet", "COUNTYCARE",
+             str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, TCP_NODELAY="1"),
+        )  # fmt: skip
+        try:
+            wait_port(port, scp)
+            results["storescp"].append(push(port, "BENCH_US", files))
+        finally:
+            scp.terminate()
+            scp.wait(timeout=30)
+        if len(list(out.iterdir())) != args.files:
+            raise SystemExit("storescp did not store every file")
+
+    check = (
+        "from countycare.imaging.models import Instance\n"
+        f"n = Instance.objects.count()\nassert n == {args.files * args.runs}, n\n"
+    )
+    subprocess.run([*countycare, "shell", "-c", check], **quiet)
+    print(f"seconds per run: {results}", file=sys.stderr)
+    mb = size / 1e6
+    ours = mb / min(results["countycare"])
+    theirs = mb / min(results["storescp"])
+    print(
+        json.dumps(
+            {
+                "files": args.files,
+                "countycare_mb_per_s": round(ours, 1),
+                "storescp_mb_per_s": round(theirs, 1),
+                "ratio": round(ours / theirs, 2),
+            }
+        )
+    )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
