@@ -235,7 +235,10 @@ def ingest(
     digest = digest_of(_normalized(raw))
     for _attempt in range(3):
         existing, original = _lookup(sender, control_id, digest)
-        if existing is not None and existing.status == MessageStatus.ACCEPTED:
+        if existing is not None and (
+            existing.status == MessageStatus.ACCEPTED or existing.duplicate_of_id is not None
+        ):
+            # Accepted, or waiting for a person (a reused control ID): the stored answer.
             return Result(ack=existing.ack, message=existing, replayed=True)
         if existing is not None:
             # A dead letter resent, or our own failure: tried again in place.

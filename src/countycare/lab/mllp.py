@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 
 from countycare.lab import ack
 from countycare.lab.ingest import ingest
@@ -124,6 +125,17 @@ class Listener:
                 await writer.wait_closed()
 
     def close(self) -> None:
+        """Finish the messages in hand and close each worker's database connection (a
+        barrier makes every worker thread take one of the closing tasks)."""
+        barrier = threading.Barrier(self.workers, timeout=5)
+
+        def close_connection() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            connections.close_all()
+
+        futures = [self.executor.submit(close_connection) for _ in range(self.workers)]
+        wait(futures, timeout=15)
         self.executor.shutdown(wait=True, cancel_futures=False)
 
 
