@@ -60,11 +60,12 @@
         var speed = parseFloat(svg.dataset.speed), gain = parseFloat(svg.dataset.gain);
         var ms = Math.abs(points[1].x - points[0].x) / speed * 1000;
         var mv = (points[0].y - points[1].y) / gain;
-        var text = "Δt " + ms.toFixed(0) + " ms · " + (60000 / ms).toFixed(0) + " /min · ΔV " + mv.toFixed(2) + " mV";
+        var unit = (readout && readout.dataset.rateUnit) || "/min";
+        var text = "Δt " + ms.toFixed(0) + " ms · " + (60000 / ms).toFixed(0) + " " + unit + " · ΔV " + mv.toFixed(2) + " mV";
         if (readout) readout.textContent = text;
       }
     });
-    panel.addEventListener("htmx:afterSwap", function () { points = []; applyZoom(); });
+    panel.addEventListener("htmx:afterSwap", function () { clearMarks(); applyZoom(); });
   }
   function init() { document.querySelectorAll(".ecg-panel").forEach(setup); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
