@@ -89,9 +89,11 @@ def test_catalog_upload_api(api, community_admin, village_doctor):
     bad.name = "bad.csv"
     r = api(community_admin).post("/api/v1/disease-catalogs/upload/", {"file": bad},
                                   format="multipart")  # fmt: skip
-    assert r.status_code == 400 and r.json()["rows"] == [
-        {"row": 3, "field": "code", "message": r.json()["rows"][0]["message"]}
+    assert r.status_code == 400
+    assert [(e["row"], e["field"], e["label"]) for e in r.json()["rows"]] == [
+        (3, "code", "ICD-10 编码")
     ]
+    assert "K99.1" in r.json()["rows"][0]["message"]
     assert not CatalogEntry.objects.exists()
     good = io.BytesIO("level,code,name\nvillage,I10.x00,原发性高血压\n".encode())
     good.name = "good.csv"
@@ -121,7 +123,7 @@ def test_pages(web, catalog, departments, residents, session, village_doctor, sp
     referral = Referral.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/referrals/{referral.pk}/"
     detail = web(specialist).get(f"/referrals/{referral.pk}/").content.decode()
-    assert "接受" in detail or "Accept" in detail
+    assert "按此预约接收" in detail and "安排床位接收" in detail and "拒绝原因" in detail
     assert client.get("/referrals/suggest/?diagnosis_code=I50.900").status_code == 200
     assert (
         client.get(f"/referrals/appointments/slots/?resident={residents['a1'].pk}").status_code
@@ -159,7 +161,10 @@ def test_refer_upward_from_the_walking_hospital_alert(web, catalog, departments,
     referral = Referral.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/referrals/{referral.pk}/"
     assert referral.critical_alert_id == critical_alert.pk
-    assert referral.observations.get() == critical_alert.observation
+    # The critical value and everything else the kit measured at that visit travel along.
+    visit = critical_alert.observation.visit
+    assert set(referral.observations.all()) == set(visit.observations.all())
+    assert critical_alert.observation in referral.observations.all()
     alert = CriticalAlert.objects.get(pk=critical_alert.pk)
     assert alert.status == AlertStatus.ACKNOWLEDGED and referral.number in alert.action_taken
     # Acknowledged: the alert no longer asks for action, so no button for it any more.
@@ -222,4 +227,4 @@ def test_catalog_page_lists_the_wrong_rows(web, community_admin, catalog):
     assert CatalogEntry.objects.filter(catalog__level="village").count() == 30
     export = client.get("/referrals/catalogs/export.csv")
     assert export["Content-Type"].startswith("text/csv")
-    assert export.content.startswith("\ufeff".encode()) and "I10.x00".encode() in export.content
+    assert export.content.startswith("\ufeff".encode()) and b"I10.x00" in export.content

