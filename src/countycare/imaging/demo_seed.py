@@ -45,6 +45,7 @@ def _file(name: str) -> Path:
 def _dicom(name: str, seed: int, key: str, *, order: ExamOrder | None, study_key: str,
            **extra) -> bytes:  # fmt: skip
     ds = pydicom.dcmread(_file(name))
+    ds.decode()  # text in the file's own character set, before it becomes UTF-8
     uid = lambda *parts: generate_uid(entropy_srcs=[f"countycare-demo:{seed}", *parts])  # noqa: E731
     ds.StudyInstanceUID = uid("study", study_key)
     ds.SeriesInstanceUID = uid("series", study_key, name)

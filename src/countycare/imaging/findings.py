@@ -9,6 +9,7 @@ the free-text report fields some devices fill in their images (Image Comments an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -20,6 +21,12 @@ _CONTEXT = {"HAS OBS CONTEXT", "HAS ACQ CONTEXT"}
 MAX_ROWS = 200
 # Image attributes where devices put their own findings text.
 REPORT_FIELDS = ("ImageComments", "ImpressionsText", "AcquisitionComments")
+# What devices also write there that is not a finding: notes on how the image was made.
+_NOT_A_FINDING = re.compile(
+    r"^(un)?compressed|lossy|lossless|jpeg|rgb|ybr|converted|anonymi[sz]ed|test|phantom",
+    re.IGNORECASE,
+)
+MIN_FINDING_CHARS = 4
 
 
 def _meaning(item: Dataset, keyword: str) -> str:
@@ -105,7 +112,7 @@ def from_image(ds: Dataset) -> dict[str, Any] | None:
     rows = []
     for keyword in REPORT_FIELDS:
         value = str(ds.get(keyword) or "").strip()
-        if value:
+        if len(value) >= MIN_FINDING_CHARS and not _NOT_A_FINDING.search(value):
             rows.append({"level": 0, "type": "text", "name": keyword, "value": value[:2000],
                          "unit": ""})  # fmt: skip
     if not rows:

@@ -37,6 +37,7 @@ class Request:
     size: str = "view"
     center: float | None = None
     width: float | None = None
+    auto: bool = False  # the automatic window even when the device gave one
 
     @property
     def windowed(self) -> bool:
@@ -44,7 +45,7 @@ class Request:
 
 
 def cache_name(instance: Instance, req: Request, fmt: str) -> str:
-    window = f"w{req.center:g}_{req.width:g}" if req.windowed else "auto"
+    window = f"w{req.center:g}_{req.width:g}" if req.windowed else ("auto" if req.auto else "dev")
     return f"{CACHE_PREFIX}/{instance.sha256[:2]}/{instance.sha256}/{req.frame}-{req.size}-{window}.{fmt}"
 
 
@@ -88,9 +89,9 @@ def _grayscale(ds: pydicom.Dataset, arr: np.ndarray, req: Request) -> np.ndarray
     values = apply_modality_lut(arr, ds).astype(np.float32)
     if req.windowed:
         center, width = float(req.center), float(req.width)
-    elif "WindowCenter" in ds and "WindowWidth" in ds:
+    elif not req.auto and "WindowCenter" in ds and "WindowWidth" in ds:
         center, width = default_window(ds) or _auto_window(values)
-    elif "VOILUTSequence" in ds:
+    elif not req.auto and "VOILUTSequence" in ds:
         values = apply_voi_lut(values, ds).astype(np.float32)
         center, width = _auto_window(values)
     else:

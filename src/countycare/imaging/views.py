@@ -66,6 +66,7 @@ def frame(request: HttpRequest, pk: int, frame: int) -> HttpResponse:
         size=size if size in rendering.SIZES else "view",
         center=_number(request.GET.get("wc")),
         width=_number(request.GET.get("ww")),
+        auto=request.GET.get("voi") == "auto",
     )
     tag = f'"{rendering.etag(instance, req)}"'
     _audit_frames_once(request, instance.series.study)

@@ -44,6 +44,8 @@
     var url = item.frameUrl.replace("{frame}", String(frame)) + "?size=view";
     if (windowed && this.window) {
       url += "&wc=" + Math.round(this.window[0]) + "&ww=" + Math.max(1, Math.round(this.window[1]));
+    } else if (windowed && this.autoWindow) {
+      url += "&voi=auto";
     }
     return url;
   };
@@ -79,6 +81,7 @@
     var width = this.root.querySelector("[data-act=width]");
     preset.addEventListener("change", function () {
       var item = self.item();
+      self.autoWindow = preset.value === "auto";
       if (preset.value === "device") self.window = item.window.length ? item.window.slice() : null;
       else if (preset.value === "auto") self.window = null;
       else self.window = PRESETS[preset.value].slice();
@@ -95,6 +98,7 @@
       self.report();
     }
     function commit() {
+      self.autoWindow = false;
       self.window = [parseFloat(center.value), parseFloat(width.value)];
       self.img.style.filter = "";
       self.img.src = self.url(self.frame, true);
@@ -152,6 +156,7 @@
     this.points = [];
     var item = this.item();
     this.window = item.window.length ? item.window.slice() : null;
+    this.autoWindow = false;
     this.root.querySelectorAll(".imaging-thumb").forEach(function (b, i) {
       b.classList.toggle("is-current", i === index);
       b.setAttribute("aria-selected", i === index ? "true" : "false");
@@ -170,24 +175,29 @@
   };
 
   Viewer.prototype.preload = function () {
+    // One frame after the other (not thirty requests at once over a village's network);
+    // the cine plays what has arrived.
     var item = this.item();
     var key = item.id;
     if (this.cache[key]) return;
     var frames = [];
-    for (var i = 0; i < item.frames; i++) {
+    this.cache[key] = frames;
+    var self = this;
+    function next(i) {
+      if (i >= item.frames || self.cache[key] !== frames) return;
       var image = new Image();
-      image.decoding = "async";
-      image.src = this.url(i, false);
+      image.onload = image.onerror = function () { next(i + 1); };
+      image.src = self.url(i, false);
       frames.push(image);
     }
-    this.cache[key] = frames;
+    next(0);
   };
 
   Viewer.prototype.go = function (frame) {
     var item = this.item();
     this.frame = (frame + item.frames) % item.frames;
     var cached = this.cache[item.id];
-    this.img.src = cached ? cached[this.frame].src : this.url(this.frame, false);
+    this.img.src = cached && cached[this.frame] ? cached[this.frame].src : this.url(this.frame, false);
     this.slider.value = String(this.frame + 1);
     this.report();
   };
@@ -283,7 +293,7 @@
     }
     var d = this.distance();
     if (d) {
-      parts.push("📏 " + d.value.toFixed(1) + " " + d.unit + (d.unit === "px" ? " (" + this.t("uncalibrated") + ")" : " · " + item.spacingSource));
+      parts.push(d.value.toFixed(1) + " " + d.unit + (d.unit === "px" ? " (" + this.t("uncalibrated") + ")" : " · " + item.spacingSource));
     } else if (this.measuring) {
       parts.push(this.t("measureHint"));
     }

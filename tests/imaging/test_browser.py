@@ -1,0 +1,133 @@
+"""The study viewer in headless Chromium (Playwright with Debian's chromium), as a reader uses
+it on a tablet: a real 30-frame ultrasound played as cine and measured in millimetres, the
+device's AI report copied into the draft, a real chest radiograph with window/level and the
+DICOM header (issue 4). ``COUNTYCARE_SCREENSHOTS=1`` refreshes docs/screenshots/imaging-*.png."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from countycare.imaging import services
+from tests.factories import PASSWORD
+from tests.imaging.conftest import SR_COMPREHENSIVE, US_CINE, US_RGB, dicom_bytes, for_order
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def login(browser, live_server, user, viewport):
+    context = browser.new_context(viewport=viewport, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", user.get_username())
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[name=password] >> xpath=ancestor::form//button[@type='submit']")
+    page.wait_for_load_state("networkidle")
+    return context, page
+
+
+def claim_and_read(page, live_server, order):
+    page.goto(live_server.url + reverse("telemed:read", args=[order.pk]))
+    page.click(f"form[action='{reverse('telemed:claim', args=[order.pk])}'] button")
+    page.wait_for_selector(".imaging-viewer")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.imaging-image'); "
+        "return i && i.complete && i.naturalWidth > 0; }"
+    )
+
+
+def measure(page, a: tuple[float, float], b: tuple[float, float]) -> str:
+    page.click("[data-act=measure]")
+    box = page.locator(".imaging-image").bounding_box()
+    for fx, fy in (a, b):
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    return page.inner_text(".imaging-readout")
+
+
+def test_the_viewer_in_chromium(
+    browser, live_server, settings, tmp_path, devices, make_order, center_reader, residents
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # The test database is SQLite's shared in-memory one, whose table locks fail at once
+    # instead of waiting: keep the session out of it while images load in parallel.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    us_order = make_order(service="US-ABD", clinical_question="右上腹隐痛2天，胆囊结石？")
+    cine = services.store(dicom_bytes(US_CINE, **for_order(us_order)), device=devices["US"])
+    study_uid = cine.instance.series.study.study_instance_uid
+    for name in (US_RGB, SR_COMPREHENSIVE):
+        services.store(
+            dicom_bytes(name, **for_order(us_order), StudyInstanceUID=study_uid),
+            device=devices["US"],
+        )
+    dr_order = make_order(service="DR-CHEST", clinical_question="咳嗽咳痰2周，肺部感染？")
+    services.store(dicom_bytes("DR", **for_order(dr_order)), device=devices["DR"])
+
+    tablet = {"width": 1280, "height": 900}
+    ctx, page = login(browser, live_server, center_reader, tablet)
+
+    # --- ultrasound: cine, frame by frame, a calibrated measurement, the device's AI report
+    claim_and_read(page, live_server, us_order)
+    assert page.locator(".imaging-thumb").count() == 2
+    assert page.is_visible(".imaging-cine") and not page.is_visible(".imaging-wl")
+    page.click("[data-act=play]")
+    page.wait_for_function(
+        "() => /帧 ([2-9]|[12][0-9]|30) \\/ 30/.test(document.querySelector('.imaging-readout').textContent)"
+    )
+    page.click("[data-act=play]")  # pause
+    page.click("[data-act=next]")
+    readout = measure(page, (0.30, 0.45), (0.70, 0.55))
+    assert "mm" in readout and "SequenceOfUltrasoundRegions" in readout, readout
+    assert page.is_visible(".imaging-findings")
+    assert page.locator(".imaging-findings").count() == 1  # the SR; "Uncompressed" is no finding
+    assert "A mass of" in page.inner_text(".imaging-findings")
+    page.screenshot(path=str(shots / "imaging-ultrasound-cine.png"), full_page=True)
+    page.click(".imaging-findings form button")
+    page.wait_for_load_state("networkidle")
+    draft = page.input_value("textarea[name=findings_text]")
+    assert draft.startswith("【设备AI输出，供参考，未经医师审核】"), draft
+    page.locator("textarea[name=findings_text]").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "imaging-ai-findings-draft.png"), full_page=True)
+
+    # --- the chest radiograph: window/level, uncalibrated measurement, the header ----------
+    claim_and_read(page, live_server, dr_order)
+    assert page.is_visible(".imaging-wl") and not page.is_visible(".imaging-cine")
+    before = page.get_attribute(".imaging-image", "src")
+    page.select_option("[data-act=preset]", "auto")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.imaging-image'); "
+        "return i.complete && i.naturalWidth > 0; }"
+    )
+    assert page.get_attribute(".imaging-image", "src") != before
+    page.select_option("[data-act=preset]", "device")
+    readout = measure(page, (0.25, 0.5), (0.75, 0.5))
+    assert "px" in readout, readout  # Pixel Spacing 0\0: said, not guessed
+    page.screenshot(path=str(shots / "imaging-dr-window-level.png"), full_page=True)
+    page.click("[data-act=header]")
+    page.wait_for_selector(".imaging-header-table")
+    assert "(0028,0004)" in page.inner_text(".imaging-header-body")
+    page.screenshot(path=str(shots / "imaging-dicom-header.png"))
+    ctx.close()
