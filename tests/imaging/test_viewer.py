@@ -119,7 +119,7 @@ def test_an_undecodable_image_is_stored_and_answers_422_not_500(devices, web, co
     assert instance.pk
     response = web(community_admin).get(f"/imaging/instances/{instance.pk}/frames/0/")
     assert response.status_code == 422
-    assert "cannot be shown" in response.content.decode()
+    assert "无法显示该图像" in response.content.decode()  # the UI speaks Chinese
 
 
 def test_the_reading_page_shows_the_study_and_the_device_findings(us_study, web, center_reader):
@@ -128,7 +128,7 @@ def test_the_reading_page_shows_the_study_and_the_device_findings(us_study, web,
     page = web(center_reader).get(f"/telemed/orders/{order.pk}/read/").content.decode()
     assert "imaging-viewer" in page
     assert f"/imaging/instances/{cine.pk}/frames/0/?size=thumb" in page
-    assert "Device AI findings" in page and "A mass of" in page
+    assert "设备AI所见" in page and "A mass of" in page
     assert f"/imaging/instances/{sr.pk}/copy-findings/" in page  # the reader holds it
     assert AuditEntry.objects.filter(action="read", object_type="imaging.study").exists()
 
@@ -196,7 +196,7 @@ def test_frames_header_and_downloads_for_the_reader(us_study, web, center_reader
     ds = pydicom.dcmread(io.BytesIO(export.read(dicoms[0])))
     assert ds.PatientIdentityRemoved == "YES" and ds.AccessionNumber == ""
     assert ds.SOPInstanceUID != cine.sop_instance_uid
-    assert "Left out" in export.read("README.txt").decode()
+    assert "未导出" in export.read("README.txt").decode()  # "left out", and why
     actions = set(
         AuditEntry.objects.filter(object_type="imaging.study").values_list("action", flat=True)
     )

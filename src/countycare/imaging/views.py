@@ -183,12 +183,15 @@ def export(request: HttpRequest, pk: int) -> HttpResponse:
     for i, inst in enumerate(selectors.instances_of(study), start=1):
         if inst.kind not in (InstanceKind.IMAGE, InstanceKind.MULTIFRAME):
             skipped.append(
-                f"{i:04d} {inst.get_kind_display()}: {_('not an image (may hold names in its text)')}"
+                _("%(n)04d %(kind)s: not an image (may hold names in its text)")
+                % {"n": i, "kind": inst.get_kind_display()}
             )
             continue
         ds = rendering.dataset(inst)
         if deid.burned_in(ds):
-            skipped.append(f"{i:04d}: {_('Burned In Annotation = YES (pixel data not cleaned)')}")
+            skipped.append(
+                _("%(n)04d: Burned In Annotation = YES (pixel data not cleaned)") % {"n": i}
+            )
             continue
         engine.deidentify(ds)
         out = io.BytesIO()
