@@ -12,9 +12,9 @@ and the details (bookings, slot-taken conflicts, latency, load) on stderr.
 
 What is measured: every client process sets Django up itself, waits at a barrier for the
 others, then books in a loop for ``--seconds`` or until no free slot is left: it reads the
-department's first free slots (``selectors.free_slots``), picks one of the earliest 8 — so
-the clients collide on the same rows all the time, as booking clerks do on the morning's
-first slots — and books it for the next of its residents. A "slot taken" or "already
+department's first 48 free slots (``selectors.free_slots``), picks one at random — 16
+clients over the same few dozen rows collide often, as booking clerks do on the week's
+first free times — and books it for the next of its residents. A "slot taken" or "already
 booked" answer (409) is counted as a conflict and the client tries again; only successful
 bookings count in ``bookings_per_s``. The clients are village doctors of one bench village
 (family doctors, so the reserved 20 % are theirs too); the sessions are published with
@@ -25,10 +25,10 @@ with more than one live (booked/attended/no-show) appointment, plus slots two cl
 reported as booked by them.
 
 The bench database is ``bench_referrals`` on COUNTYCARE_BENCH_PG (default
-postgres://postgres@127.0.0.1:5432), created and migrated when missing (never dropped); with
-``--database sqlite``, var/bench/bench_referrals.sqlite3 (a comparison figure: SQLite
-serializes the writers). The bench has its own hospital, department, village, doctors and
-residents (codes BENCH-REF-…) and replaces only their sessions and appointments.
+postgres://postgres@127.0.0.1:5432), dropped, created and migrated afresh on every run (it
+holds nothing else); with ``--database sqlite``, var/bench/bench_referrals.sqlite3 (a
+comparison figure: SQLite serializes the writers). The bench's own hospital, department,
+village, doctors and residents carry the codes BENCH-REF-….
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from seed_demo import BENCH_VAR, env_for, log, pg_reachable, pg_url, run
+from seed_demo import BENCH_VAR, env_for, log, pg_reachable, pg_recreate, pg_url, run
 
 DATABASE = "bench_referrals"
 HOSPITAL_CODE = "BENCH-REF-H"
@@ -55,7 +55,7 @@ DEPARTMENT = "基准心血管内科"
 RESIDENTS_PER_CLIENT = 400
 SLOTS_PER_SESSION = 200
 SLOT_MINUTES = 5
-PICK_AMONG = 8
+PICK_AMONG = 48
 
 
 def database_url(database: str) -> str:
@@ -63,19 +63,6 @@ def database_url(database: str) -> str:
         BENCH_VAR.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{BENCH_VAR / (DATABASE + '.sqlite3')}"
     return pg_url(DATABASE)
-
-
-def pg_ensure_database(url: str) -> None:
-    """Create the bench database if it does not exist (never drops anything)."""
-    import psycopg
-    from psycopg import sql
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    server = url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not found:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def setup_django(url: str) -> None:
@@ -319,7 +306,9 @@ def main() -> None:
             log(reason)
             print(json.dumps({"database": "postgresql", "skipped": reason}))
             return
-        pg_ensure_database(url)
+        pg_recreate(DATABASE)  # the bench's own database, created fresh each run
+    else:
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     log(f"migrating {url}")
     run(["migrate", "--noinput", "-v", "0"], env_for(url))
     setup_django(url)
