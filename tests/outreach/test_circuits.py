@@ -200,3 +200,187 @@ def test_village_circuit_compliance_counts_only_qualifying_visits(circuit_team, 
     figures = compliance.figures(None, week, week + dt.timedelta(days=13))
     assert figures["village_circuits"] == {"village_weeks": 2, "met": 1, "rate": 0.5}
     assert figures["activity"]["visits"] == 4
+
+
+# --- rules per county, staff shared between teams and dispatches, the day's driving -------------
+
+
+def _second_county():
+    """Another county on the same platform (Anshan-style weekly circuits with its own team
+    make-up), with a township and two small villages."""
+    from decimal import Decimal
+
+    county = InstitutionFactory(code="210300", name="鞍山某县", type=InstitutionType.COUNTY)
+    community = InstitutionFactory(code="MC02", name="鞍山某县医共体",
+                                   type=InstitutionType.MEDICAL_COMMUNITY, parent=county)  # fmt: skip
+    town = InstitutionFactory(code="TC", name="丙镇卫生院", parent=community,
+                              type=InstitutionType.TOWNSHIP_HEALTH_CENTER,
+                              latitude=Decimal("41.10"), longitude=Decimal("122.90"))  # fmt: skip
+    for code, lat in (("VC1", "41.12"), ("VC2", "41.08")):
+        InstitutionFactory(code=code, name=f"{code}组", type=InstitutionType.VILLAGE,
+                           parent=town, latitude=Decimal(lat), longitude=Decimal("122.95"))  # fmt: skip
+    return community, town
+
+
+def _team(home, functions, name="巡诊队", kind="village_circuit", vehicles=1):
+    team = CircuitTeam.objects.create(name=name, kind=kind, home=home, vehicles=vehicles)
+    for function in functions:
+        TeamMember.objects.create(team=team, staff=StaffFactory(employer=home),
+                                  function=function, valid_from=dt.date(2020, 1, 1))  # fmt: skip
+    return team
+
+
+def test_each_county_plans_by_its_own_rules(circuit_team, community_admin):
+    """Policy per county (organizations.PolicyValue): the second county asks for one village
+    circuit a week by a clinician and a nurse; the first keeps the seed's two a week with the
+    full OUT-04 team. The same two-person team is fine there and flagged here."""
+    from countycare.organizations.models import PolicyValue
+
+    community, town = _second_county()
+    PolicyValue.objects.create(community=community, key="outreach_village_circuit_visits_per_week",
+                               value=1)  # fmt: skip
+    PolicyValue.objects.create(community=community, key="outreach_circuit_team_functions",
+                               value=["clinical", "nurse"])  # fmt: skip
+    end = MONDAY + dt.timedelta(days=13)
+    theirs = scheduling.generate_schedule(actor=community_admin, team=_team(town, ["clinical", "nurse"]),
+                                          start=MONDAY, end=end)  # fmt: skip
+    assert theirs.problems == []
+    per_week = Counter((v.place_id, v.date.isocalendar().week) for v in theirs.visits.all())
+    assert len(per_week) == 4 and set(per_week.values()) == {1}
+    # The first county (seed defaults) with the same make-up: TCM, public health and
+    # auxiliary staff are missing.
+    ours = _team(circuit_team.home, ["clinical", "nurse"], name="两人队")
+    mine = scheduling.generate_schedule(actor=community_admin, team=ours, start=MONDAY, end=end)
+    missing = {p["function"] for p in mine.problems if p["code"] == "no_function"}
+    assert missing == {"tcm", "public_health", "auxiliary"}
+    # Ordos-style: a county without weekly village circuits sets the number to 0.
+    PolicyValue.objects.filter(community=community,
+                               key="outreach_village_circuit_visits_per_week").update(value=0)  # fmt: skip
+    none = scheduling.generate_schedule(actor=community_admin, team=_team(town, ["clinical", "nurse"], name="二队"),
+                                        start=MONDAY, end=end)  # fmt: skip
+    assert none.problems == [] and not none.visits.exists()
+
+
+def test_a_member_is_never_in_two_places(circuit_team, community_admin, small_villages):
+    """The TCM physician also serves on a second team planned first: the first team's
+    schedule gets the days left, names its planned crews, and says why the rest cannot be met."""
+    tcm = TeamMember.objects.get(team=circuit_team, function="tcm")
+    other = _team(circuit_team.home, ["clinical", "nurse", "public_health", "auxiliary"],
+                  name="第二巡诊队")  # fmt: skip
+    TeamMember.objects.create(team=other, staff=tcm.staff, function="tcm",
+                              valid_from=dt.date(2020, 1, 1))  # fmt: skip
+    other.places.set([small_villages[0]])
+    village_b = InstitutionFactory(code="VA5", name="甲五组", type=InstitutionType.VILLAGE,
+                                   parent=circuit_team.home, latitude=small_villages[0].latitude,
+                                   longitude=small_villages[0].longitude)  # fmt: skip
+    other.places.add(village_b)
+    end = MONDAY + dt.timedelta(days=4)
+    first = scheduling.generate_schedule(actor=community_admin, team=other, start=MONDAY, end=end)
+    assert first.problems == []
+    other_days = {v.date for v in first.visits.all()}
+    assert all(tcm.staff_id in v.planned_staff for v in first.visits.all())
+    circuit_team.places.set(small_villages)
+    second = scheduling.generate_schedule(actor=community_admin, team=circuit_team,
+                                          start=MONDAY, end=end)  # fmt: skip
+    mine = list(second.visits.all())
+    assert mine and not {v.date for v in mine} & other_days
+    assert all(set(v.planned_staff) >= {m.staff_id for m in circuit_team.members.all()}
+               for v in mine)  # fmt: skip
+    # Two visits each over a week of five days, with two days taken: still possible; with
+    # the TCM physician also on leave on two more days, it is not, and the reason says why.
+    Absence.objects.create(staff=tcm.staff, start=MONDAY, end=end,
+                           weekdays=sorted({d.weekday() for d in {MONDAY + dt.timedelta(days=i) for i in range(5)} - other_days})[:2],
+                           reason="年假")  # fmt: skip
+    third = scheduling.generate_schedule(actor=community_admin, team=circuit_team,
+                                         start=MONDAY, end=end)  # fmt: skip
+    unmet = [p for p in third.problems if p["code"] == "unmet"]
+    assert unmet
+    causes = set(unmet[0]["reasons"][0]["causes"])
+    assert causes == {"leave", "other_team"}
+    from django.utils import translation
+
+    with translation.override("en"):
+        text = scheduling.problem_text(unmet[0])
+    assert "no TCM physician available on" in text
+    assert "on leave" in text and "on another team's circuit" in text
+
+
+def test_a_member_dispatched_elsewhere_is_not_planned(circuit_team, community_admin, geo_tree):
+    """A team member dispatched to another institution 5 days a week is not on circuits."""
+    from countycare.outreach.models import Dispatch
+
+    nurse = TeamMember.objects.get(team=circuit_team, function="nurse").staff
+    Dispatch.objects.create(staff=nurse, kind="village", from_institution=circuit_team.home,
+                            to_institution=geo_tree.village_b1, start=MONDAY - dt.timedelta(days=30),
+                            end=MONDAY + dt.timedelta(days=200))  # fmt: skip
+    schedule = scheduling.generate_schedule(actor=community_admin, team=circuit_team,
+                                            start=MONDAY, end=MONDAY + dt.timedelta(days=6))  # fmt: skip
+    assert not schedule.visits.exists()
+    reason = next(p for p in schedule.problems if p["code"] == "unmet")["reasons"][0]
+    assert reason["function"] == "nurse" and reason["causes"] == ["dispatch"]
+
+
+def test_each_days_stops_are_shared_for_the_least_driving(geo_tree):
+    """The day's split among vehicles equals the best of every way to share the stops."""
+    import itertools
+    import random
+    from decimal import Decimal
+
+    rng = random.Random(4)
+    home = geo_tree.township_a
+    for _ in range(25):
+        n = rng.randrange(1, 7)
+        crews = rng.randrange(max(1, (n + 1) // 2), 4)
+        stops = [InstitutionFactory.build(pk=1000 + i, latitude=Decimal(f"{39.3 + rng.random() * 0.4:.4f}"),
+                                          longitude=Decimal(f"{109.6 + rng.random() * 0.4:.4f}"))
+                 for i in range(n)]  # fmt: skip
+        groups, km = scheduling.split_day(home, stops, crews)
+        assert sorted(p.pk for g in groups for p in g) == sorted(p.pk for p in stops)
+        assert len(groups) <= crews and all(1 <= len(g) <= 2 for g in groups)
+        best = float("inf")
+        for labels in itertools.product(range(crews), repeat=n):
+            parts = [[stops[i] for i in range(n) if labels[i] == c] for c in range(crews)]
+            if any(len(p) > 2 for p in parts):
+                continue
+            best = min(best, sum(scheduling._route(home, p)[1] for p in parts if p))
+        assert km == pytest.approx(best)
+
+
+# --- on the day: key populations before leaving, Walking Hospital visits linked --------------
+
+
+def test_team_sees_key_populations_and_examinations_link_to_the_visit(circuit_team,
+                                                                      small_villages, tree):  # fmt: skip
+    """Before leaving, a member of the team sees the village's key-population residents (the
+    read is audited); a Walking Hospital visit made there, with its vitals and exam order,
+    is linked to the circuit visit; one in another village is not."""
+    from countycare.core.audit import AuditEntry
+    from countycare.outreach import selectors
+    from countycare.outreach.models import CircuitEncounter
+    from countycare.telemed import catalog
+    from countycare.telemed import services as telemed
+    from tests.factories import ResidentFactory
+
+    catalog.install(tree.lead_hospital)
+    today = timezone.localdate()
+    place = small_villages[0]
+    visit = CircuitVisit.objects.create(team=circuit_team, place=place, rule="OUT-04",
+                                        date=today, session="am")  # fmt: skip
+    elder = ResidentFactory(home_village=place, birth_date=dt.date(1945, 5, 1), name="王长者")
+    ResidentFactory(home_village=place, birth_date=dt.date(1990, 5, 1), name="青年人")
+    elsewhere = ResidentFactory(home_village=tree.village_a1, birth_date=dt.date(1950, 1, 1))
+    doctor = TeamMember.objects.get(team=circuit_team, function="clinical").staff
+    rows = selectors.key_population_list(doctor, visit)
+    assert [r["resident"].name for r in rows] == ["王长者"]
+    assert AuditEntry.objects.filter(actor=doctor, object_id=str(visit.pk)).exists()
+
+    seen = telemed.open_visit(doctor, resident=elder.pk, setting="circuit",
+                              vitals_data={"systolic_bp": "150", "diastolic_bp": "92"})  # fmt: skip
+    order = telemed.create_order(doctor, resident=elder.pk, service="ECG12", visit=seen)
+    link = CircuitEncounter.objects.get(visit=seen)
+    assert link.circuit_visit == visit
+    other = telemed.open_visit(doctor, resident=elsewhere.pk, setting="circuit")
+    assert not CircuitEncounter.objects.filter(visit=other).exists()
+    shown = selectors.telemed_visits(doctor, visit)
+    assert [r["visit"].pk for r in shown] == [seen.pk]
+    assert shown[0]["observations"] == 2 and shown[0]["orders"] == [order]

@@ -42,11 +42,31 @@ def test_dispatch_rules_are_enforced(tree, community_admin, attending):
     assert info.value.field == "to_institution"
     with pytest.raises(ValidationError, match="before the start"):
         _dispatch(community_admin, attending, tree, end=dt.date(2025, 1, 1))
-    with pytest.raises(ValidationError, match="OUT-06") as info:
+    # OUT-07: an attending physician's dispatch lasts at least 180 days.
+    with pytest.raises(ValidationError, match=r"OUT-07: .* 180 days: end on 2026-07-03") as info:
         _dispatch(community_admin, attending, tree, end=dt.date(2026, 5, 1))
     assert info.value.field == "end"
+    # OUT-06: county staff stay at a township at least half a year.
+    with pytest.raises(ValidationError, match="OUT-06") as info:
+        _dispatch(community_admin, attending, tree, kind=DispatchKind.TOWNSHIP,
+                  end=dt.date(2026, 7, 3))  # fmt: skip
+    assert info.value.field == "end"
+    # OUT-06: intermediate title or above.
+    with pytest.raises(ValidationError, match=r"OUT-06: .* below intermediate") as info:
+        _dispatch(community_admin, junior, tree, kind=DispatchKind.TOWNSHIP)
+    assert info.value.field == "staff"
+    # A dispatch to oneself: to the doctor's own institution, or from one not the employer.
+    with pytest.raises(ValidationError, match="already works at 伊金霍洛旗人民医院") as info:
+        _dispatch(community_admin, attending, tree, from_institution=tree.township_a,
+                  to_institution=tree.lead_hospital)  # fmt: skip
+    assert info.value.field == "to_institution"
+    with pytest.raises(ValidationError, match="works at 伊金霍洛旗人民医院, not at") as info:
+        _dispatch(community_admin, attending, tree, kind=DispatchKind.TOWNSHIP,
+                  from_institution=tree.township_b)  # fmt: skip
+    assert info.value.field == "from_institution"
+    township_doctor = StaffFactory(employer=tree.township_a)
     with pytest.raises(ValidationError, match="OUT-05"):
-        _dispatch(community_admin, attending, tree, kind=DispatchKind.VILLAGE,
+        _dispatch(community_admin, township_doctor, tree, kind=DispatchKind.VILLAGE,
                   from_institution=tree.township_a, to_institution=tree.village_a1,
                   days_per_week=3)  # fmt: skip
     first = _dispatch(community_admin, attending, tree)
@@ -98,14 +118,25 @@ def test_check_ins_and_weekly_breach(tree, community_admin, attending):
 
 
 def test_attending_180_days_breach_and_township_coverage(tree, community_admin, attending):
-    """OUT-07: 180 days in the year becomes unreachable → breach; OUT-08: a township with no
+    """OUT-07: a dispatch ended early leaves fewer than 180 days in the year → breach (with
+    the reason), and the 6 continuous months of OUT-06 are broken; OUT-08: a township with no
     attending lead-hospital physician for part of the year → breach, a gap ahead → warning."""
     d = _dispatch(community_admin, attending, tree, start=dt.date(2026, 3, 2),
                   end=dt.date(2026, 12, 31))  # fmt: skip
+    as_of = dt.date(2026, 6, 1)
+    assert not [f for f in compliance.dispatch_findings(d, as_of=as_of) if "180" in f.message]
+    with pytest.raises(ValidationError, match="Say why") as info:
+        services.end_dispatch(actor=community_admin, dispatch=d, last_day=dt.date(2026, 7, 31),
+                              reason="")  # fmt: skip
+    assert info.value.field == "reason"
+    d = services.end_dispatch(actor=community_admin, dispatch=d, last_day=dt.date(2026, 7, 31),
+                              reason="调回本院")  # fmt: skip
+    assert d.end == dt.date(2026, 7, 31) and d.planned_end == dt.date(2026, 12, 31)
     as_of = dt.date(2026, 11, 2)
     findings = compliance.dispatch_findings(d, as_of=as_of)
-    assert any(f.rule == "OUT-07" and f.level == compliance.BREACH and "180" in f.message
-               for f in findings)  # fmt: skip
+    out07 = [f for f in findings if f.rule == "OUT-07" and "dispatch periods" in f.message]
+    assert out07 and "152 days" in out07[0].message and "调回本院" in out07[0].message
+    assert any(f.rule == "OUT-06" and "short of 6" in f.message for f in findings)
     town = compliance.township_findings(None, 2026, as_of=as_of)
     out08 = [f for f in town if f.rule == "OUT-08"]
     # Township A was uncovered in January and February; township B all year.
@@ -113,7 +144,7 @@ def test_attending_180_days_breach_and_township_coverage(tree, community_admin, 
         tree.township_a.name,
         tree.township_b.name,
     }
-    assert any(f.rule == "OUT-07" and "2026: 1 attending" in f.message for f in town)
+    assert any(f.rule == "OUT-07" and "2026: 0 attending" in f.message for f in town)
     assert any(f.rule == "OUT-09" for f in town)
 
 

@@ -251,3 +251,40 @@ def test_pages_answer_in_chinese_by_default(geo_tree, community_admin, path):
     client = Client()
     client.force_login(community_admin)
     assert client.get(path).status_code == 200
+
+
+def test_end_dispatch_early_and_grassroots_service_pages(geo_tree, community_admin,
+                                                         village_doctor_b1):  # fmt: skip
+    """A planner ends a dispatch early with a reason (the compliance finding follows); the
+    staff records' grassroots service lists the days that count (OUT-10); out of scope 404."""
+    from countycare.outreach import services
+
+    doctor = StaffFactory(full_name="赵主治", title_level="intermediate",
+                          employer=geo_tree.lead_hospital)  # fmt: skip
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=60)
+    dispatch = services.create_dispatch(
+        actor=community_admin, staff=doctor, kind="lead_attending",
+        from_institution=geo_tree.lead_hospital, to_institution=geo_tree.township_a,
+        start=start, end=start + dt.timedelta(days=200),
+    )  # fmt: skip
+    day = today - dt.timedelta(days=1)
+    services.check_in(actor=doctor, dispatch=dispatch, date=day,
+                      arrived_at=timezone.make_aware(dt.datetime.combine(day, dt.time(8))),
+                      left_at=timezone.make_aware(dt.datetime.combine(day, dt.time(17))))  # fmt: skip
+    client = _client(community_admin)
+    page = client.post(f"/outreach/dispatches/{dispatch.pk}/",
+                       {"action": "end", "last_day": today.isoformat(), "reason": ""})  # fmt: skip
+    assert page.status_code == 200 and "This field is required" in page.content.decode()
+    page = client.post(f"/outreach/dispatches/{dispatch.pk}/",
+                       {"action": "end", "last_day": today.isoformat(), "reason": "借调回院"})  # fmt: skip
+    assert page.status_code == 302
+    dispatch.refresh_from_db()
+    assert dispatch.end == today and dispatch.end_reason == "借调回院"
+    body = client.get(f"/outreach/dispatches/{dispatch.pk}/").content.decode()
+    assert "ended early" in body and "借调回院" in body
+    listing = client.get("/outreach/staff/").content.decode()
+    assert "赵主治" in listing
+    detail = client.get(f"/outreach/staff/{doctor.pk}/")
+    assert detail.status_code == 200 and "赵主治" in detail.content.decode()
+    assert _client(village_doctor_b1).get(f"/outreach/staff/{doctor.pk}/").status_code == 403

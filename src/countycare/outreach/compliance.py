@@ -292,6 +292,7 @@ def dispatch_findings(dispatch: Dispatch, as_of: dt.date | None = None) -> list[
                     dispatch.pk,
                 )
             )
+    findings.extend(_ended_early(dispatch))
     if dispatch.kind == DispatchKind.LEAD_ATTENDING:
         findings.extend(_attending_days(dispatch, as_of, horizon))
     if dispatch.end >= as_of and dispatch.end <= as_of + dt.timedelta(days=horizon):
@@ -309,53 +310,106 @@ def dispatch_findings(dispatch: Dispatch, as_of: dt.date | None = None) -> list[
     return findings
 
 
+def _span_days(dispatches, year: int, until: dt.date | None = None) -> int:
+    """Calendar days of the year covered by the dispatches' periods (overlaps once), up to
+    ``until`` when given."""
+    y_start, y_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    if until is not None:
+        y_end = min(y_end, until)
+    spans = sorted((max(d.start, y_start), min(d.end, y_end)) for d in dispatches)
+    days, cursor = 0, y_start
+    for s, e in spans:
+        s = max(s, cursor)
+        if e >= s:
+            days += (e - s).days + 1
+            cursor = e + dt.timedelta(days=1)
+    return days
+
+
 def _attending_days(dispatch: Dispatch, as_of: dt.date, horizon: int) -> list[Finding]:
-    """OUT-07: ≥ 180 days at the township in the year (all of the person's dispatches)."""
+    """OUT-07: each attending physician serves ≥ 180 days at the township in the year (the
+    dispatch periods of the person in the year; attendance within them is judged weekly)."""
     need = int(policy.number(policy.LEAD_ATTENDING_DAYS_PER_YEAR, dispatch.to_institution))
     year = as_of.year
-    mine = Dispatch.objects.filter(
-        staff_id=dispatch.staff_id, kind=DispatchKind.LEAD_ATTENDING, start__year__lte=year
-    ).filter(end__year__gte=year)
-    done = 0
-    possible = 0
-    for item in mine.prefetch_related("check_ins"):
-        done += sum(1 for c in item.check_ins.all() if c.date.year == year)
-        s = max(item.start, as_of)
-        e = min(item.end, dt.date(year, 12, 31))
-        possible += _working_days_between(s, e)
-    if dispatch.pk != mine.order_by("start").values_list("pk", flat=True).last():
+    mine = list(
+        Dispatch.objects.filter(
+            staff_id=dispatch.staff_id,
+            kind=DispatchKind.LEAD_ATTENDING,
+            start__lte=dt.date(year, 12, 31),
+            end__gte=dt.date(year, 1, 1),
+        ).order_by("start", "pk")
+    )
+    if not mine or dispatch.pk != mine[-1].pk:
         return []  # judged once per person, on the latest dispatch
+    planned = _span_days(mine, year)
     name = str(dispatch.staff)
-    if done >= need:
+    if planned >= need:
         return []
-    if done + possible < need:
-        return [
-            Finding(
-                "OUT-07",
-                BREACH,
-                name,
-                _(
-                    "%(name)s can no longer reach %(need)s days at the township this year "
-                    "(%(done)s done, %(left)s working days left in the dispatch)."
-                )
-                % {"name": name, "need": need, "done": done, "left": possible},
-                dispatch.to_institution_id,
-                dispatch.pk,
+    served = _span_days(mine, year, until=as_of - dt.timedelta(days=1))
+    ended = [d for d in mine if d.planned_end]
+    return [
+        Finding(
+            "OUT-07",
+            BREACH,
+            name,
+            _(
+                "%(name)s's dispatch periods cover %(planned)s days of %(year)s (%(served)s so "
+                "far): fewer than %(need)s.%(why)s"
             )
-        ]
-    if done + possible - need <= horizon // 2:
-        return [
-            Finding(
-                "OUT-07",
-                WARNING,
-                name,
-                _("%(name)s has %(done)s of %(need)s days and little room left (%(left)s days).")
-                % {"name": name, "need": need, "done": done, "left": possible},
-                dispatch.to_institution_id,
-                dispatch.pk,
+            % {
+                "name": name,
+                "planned": planned,
+                "served": served,
+                "year": year,
+                "need": need,
+                "why": (_(" Ended early: %(reason)s") % {"reason": ended[-1].end_reason})
+                if ended
+                else "",
+            },
+            dispatch.to_institution_id,
+            dispatch.pk,
+        )
+    ]
+
+
+def _ended_early(dispatch: Dispatch) -> list[Finding]:
+    """A dispatch ended before its planned end and short of its rule's minimum (OUT-05/06:
+    6 continuous months; OUT-07: 180 days)."""
+    if not dispatch.planned_end:
+        return []
+    where = dispatch.to_institution
+    days = (dispatch.end - dispatch.start).days + 1
+    if dispatch.kind == DispatchKind.VILLAGE:
+        rule, months = "OUT-05", int(policy.number(policy.VILLAGE_DISPATCH_MIN_MONTHS, where))
+    elif dispatch.kind in (DispatchKind.TOWNSHIP, DispatchKind.LEAD_ATTENDING):
+        rule, months = "OUT-06", int(policy.number(policy.TOWNSHIP_DISPATCH_MIN_MONTHS, where))
+    else:
+        return []
+    from countycare.outreach.services import add_months
+
+    if dispatch.end >= add_months(dispatch.start, months) - dt.timedelta(days=1):
+        return []
+    return [
+        Finding(
+            rule,
+            BREACH,
+            str(dispatch.staff),
+            _(
+                "%(name)s's dispatch to %(place)s ended on %(day)s after %(days)s days, short of "
+                "%(months)s continuous months (%(reason)s)."
             )
-        ]
-    return []
+            % {
+                "name": dispatch.staff,
+                "place": where,
+                "day": dispatch.end,
+                "days": days,
+                "months": months,
+                "reason": dispatch.end_reason,
+            },
+            where.pk,
+            dispatch.pk,
+        )
+    ]
 
 
 def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Finding]:
@@ -448,10 +502,10 @@ def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Fin
     if root is None or root.type in (InstitutionType.COUNTY, InstitutionType.MEDICAL_COMMUNITY):
         need_people = int(policy.number(policy.LEAD_ATTENDING_PER_YEAR, root))
         need_days = int(policy.number(policy.LEAD_ATTENDING_DAYS_PER_YEAR, root))
-        planned: dict[int, int] = defaultdict(int)
+        per_person: dict[int, list[Dispatch]] = defaultdict(list)
         for d in dispatches:
-            planned[d.staff_id] += _working_days_between(max(d.start, y_start), min(d.end, y_end))
-        enough = sum(1 for days in planned.values() if days >= need_days)
+            per_person[d.staff_id].append(d)
+        enough = sum(1 for mine in per_person.values() if _span_days(mine, year) >= need_days)
         if enough < need_people:
             findings.append(
                 Finding(
@@ -460,7 +514,7 @@ def township_findings(root, year: int, as_of: dt.date | None = None) -> list[Fin
                     _("Lead hospital"),
                     _(
                         "%(year)s: %(n)s attending physician(s) dispatched to townships for "
-                        "%(days)s working days or more; at least %(need)s are required."
+                        "%(days)s days or more; at least %(need)s are required."
                     )
                     % {"year": year, "n": enough, "days": need_days, "need": need_people},
                 )

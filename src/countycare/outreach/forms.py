@@ -147,6 +147,13 @@ class DispatchForm(forms.Form):
             self.fields["staff"].queryset = staff
 
 
+class EndDispatchForm(forms.Form):
+    last_day = forms.DateField(
+        label=_("Last day on site"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
 class CheckInForm(forms.Form):
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
     arrived = forms.TimeField(label=_("Arrived"), widget=forms.TimeInput(attrs={"type": "time"}))

@@ -249,6 +249,7 @@ class CircuitVisit(models.Model):
     session = models.CharField(_("session"), max_length=2, choices=Session.choices)
     crew = models.PositiveSmallIntegerField(_("crew"), default=1)
     stop_order = models.PositiveSmallIntegerField(_("stop"), default=1)
+    planned_staff = models.JSONField(_("planned crew"), default=list, blank=True)  # staff ids
     status = models.CharField(
         _("status"), max_length=10, choices=VisitStatus.choices, default=VisitStatus.PLANNED
     )
@@ -334,6 +335,9 @@ class Dispatch(models.Model):
     days_per_week = models.PositiveSmallIntegerField(_("days a week"), default=5)
     min_hours_per_day = models.FloatField(_("hours a day, minimum"), default=4)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # Ended before its planned end: ``end`` is the last day, ``planned_end`` what was planned.
+    planned_end = models.DateField(_("planned end"), null=True, blank=True)
+    end_reason = models.CharField(_("reason for ending early"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
@@ -381,3 +385,26 @@ class DispatchCheckIn(models.Model):
         if self.left_at:
             return max(0.0, (self.left_at - self.arrived_at).total_seconds() / 3600)
         return 0.0
+
+
+class CircuitEncounter(models.Model):
+    """A Walking Hospital visit (with its vitals and exam orders) made on a circuit visit:
+    linked when it is created, by the examining team member, the day and the village."""
+
+    circuit_visit = models.ForeignKey(
+        CircuitVisit, on_delete=models.CASCADE, related_name="encounters"
+    )
+    visit = models.OneToOneField(
+        "telemed.Visit", on_delete=models.CASCADE, related_name="circuit_encounter"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_paths = ("visit__resident__home_village", "circuit_visit__place")
+
+    class Meta:
+        verbose_name = _("circuit encounter")
+        verbose_name_plural = _("circuit encounters")
+        ordering = ["visit__visited_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.circuit_visit} · {self.visit_id}"

@@ -12,9 +12,13 @@ Rules by team kind (policy numbers, per county):
   ``outreach_elderly_care_visits_per_month`` visits a month.
 
 A visit takes a half-day session (morning or afternoon), so a crew makes at most two stops
-a day; a team fields as many crews a day as it has vehicles and full sets of functions.
-Requirements are filled earliest deadline first; a day's second stop is the one that adds
-the least driving among those not yet due, and stops are ordered nearest first."""
+a day; a team fields as many crews a day as it has vehicles and full sets of functions among
+the members who are there — not on leave, not dispatched to another institution that day,
+not booked on another team's circuit. Requirements are filled earliest deadline first; a
+day's second stop is the one that adds the least driving among those not yet due; then the
+day's stops are shared among the crews for the least total driving (exact, over the day's
+few stops) and each crew's stops ordered nearest first. Each planned visit names its crew
+(``planned_staff``), so one person is never in two places."""
 
 from __future__ import annotations
 
@@ -60,6 +64,14 @@ WEEKDAY_NAMES = (
     gettext_lazy("Saturdays"),
     gettext_lazy("Sundays"),
 )
+
+
+CAUSES = {
+    "leave": gettext_lazy("on leave"),
+    "dispatch": gettext_lazy("dispatched elsewhere"),
+    "other_team": gettext_lazy("on another team's circuit"),
+    "not_member": gettext_lazy("not a team member then"),
+}
 
 
 def functions_needed(kind: str, where: Institution | None = None) -> list[str]:
@@ -222,7 +234,8 @@ def _km(a: Institution, b: Institution) -> float:
 
 
 def _route(home: Institution, stops: list[Institution]) -> tuple[list[Institution], float]:
-    """Order stops nearest-first from home (exact for two stops), with the round trip km."""
+    """Order a crew's stops nearest-first from home, with the round trip km (exact for the
+    one or two half-day stops a crew makes in a day)."""
     order: list[Institution] = []
     left = list(stops)
     here = home
@@ -239,11 +252,87 @@ def _route(home: Institution, stops: list[Institution]) -> tuple[list[Institutio
     return order, km
 
 
+def split_day(
+    home: Institution, stops: list[Institution], crews: int, per_crew: int = len(SESSIONS)
+) -> tuple[list[list[Institution]], float]:
+    """The day's stops shared among at most ``crews`` vehicles, at most ``per_crew`` each,
+    so that the day's total round-trip driving is least — exact (dynamic programming over
+    subsets of the day's stops, a handful at most), then each crew's stops ordered."""
+    n = len(stops)
+    if n == 0:
+        return [], 0.0
+    if n > 12:  # not a day's work for a team; keep the order given
+        groups = [stops[i : i + per_crew] for i in range(0, n, per_crew)]
+        routes = [_route(home, g) for g in groups]
+        return [r[0] for r in routes], sum(r[1] for r in routes)
+    full = (1 << n) - 1
+    group_cost: dict[int, tuple[list[Institution], float]] = {}
+    for mask in range(1, full + 1):
+        members = [stops[i] for i in range(n) if mask >> i & 1]
+        if len(members) <= per_crew:
+            group_cost[mask] = _route(home, members)
+    # best[mask][g]: least km covering ``mask`` with g crews.
+    inf = float("inf")
+    best = {0: (0.0, [])}
+    for _g in range(crews):
+        nxt = dict(best)
+        for mask, (km, groups) in best.items():
+            rest = full & ~mask
+            low = rest & -rest  # the lowest stop not yet covered goes in the next crew
+            sub = rest
+            while sub:
+                if sub & low and sub in group_cost:
+                    total = km + group_cost[sub][1]
+                    merged = mask | sub
+                    if total < nxt.get(merged, (inf, None))[0] - 1e-9:
+                        nxt[merged] = (total, [*groups, group_cost[sub][0]])
+                sub = (sub - 1) & rest
+        best = nxt
+    if full not in best:  # more stops than crews can take (not produced by plan())
+        groups = [stops[i : i + per_crew] for i in range(0, n, per_crew)]
+        routes = [_route(home, g) for g in groups]
+        return [r[0] for r in routes], sum(r[1] for r in routes)
+    km, groups = best[full]
+    return groups, km
+
+
 @dataclass
 class Plan:
-    visits: list[tuple[dt.date, int, int, Institution, str]]  # day, crew, stop, place, session
+    # day, crew, stop, place, session, planned staff ids
+    visits: list[tuple[dt.date, int, int, Institution, str, list[int]]]
     problems: list[dict]
     drive_km: float
+
+
+def _busy_days(team: CircuitTeam, members, start: dt.date, end: dt.date) -> dict:
+    """Days each member is taken elsewhere: another team's circuit visit (planned crew or
+    recorded attendance) or a dispatch to another institution on its working days."""
+    from countycare.outreach.models import Dispatch, VisitAttendance
+
+    ids = {m.staff_id for m in members}
+    busy: dict[int, dict[dt.date, str]] = defaultdict(dict)
+    others = (
+        CircuitVisit.objects.filter(date__gte=start, date__lte=end)
+        .exclude(team=team)
+        .exclude(status__in=[VisitStatus.CANCELLED, VisitStatus.MISSED])
+    )
+    for day, crew in others.filter(status=VisitStatus.PLANNED).values_list("date", "planned_staff"):
+        for staff_id in crew or []:
+            if staff_id in ids:
+                busy[staff_id][day] = "other_team"
+    for staff_id, day in VisitAttendance.objects.filter(
+        visit__in=others.filter(status=VisitStatus.DONE), staff_id__in=ids
+    ).values_list("staff_id", "visit__date"):
+        busy[staff_id][day] = "other_team"
+    for d in Dispatch.objects.filter(staff_id__in=ids, start__lte=end, end__gte=start).exclude(
+        to_institution=team.home
+    ):
+        day = max(d.start, start)
+        while day <= min(d.end, end):
+            if day.weekday() < d.days_per_week:
+                busy[d.staff_id].setdefault(day, "dispatch")
+            day += dt.timedelta(days=1)
+    return busy
 
 
 def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
@@ -256,42 +345,48 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
         return Plan([], problems, 0.0)
     windows = build_windows(team, places, start, end)
     needed = functions_needed(team.kind, team.home)
-    members = list(team.members.select_related("staff"))
+    members = list(team.members.select_related("staff").order_by("function", "staff_id"))
     absences = defaultdict(list)
     for absence in Absence.objects.filter(
         staff_id__in=[m.staff_id for m in members], start__lte=end, end__gte=start
     ):
         absences[absence.staff_id].append(absence)
+    busy = _busy_days(team, members, start, end)
     for function in needed:
         if not any(_satisfies(m.function, function) for m in members):
             problems.append({"rule": rule, "code": "no_function", "function": function})
-    missing_days: dict[str, list[dt.date]] = defaultdict(list)
-    crews_on: dict[dt.date, int] = {}
+    missing_days: dict[str, list[tuple[dt.date, set]]] = defaultdict(list)
+    crews_on: dict[dt.date, list[list[int]]] = {}
     day = start
     while day <= end:
         if day.weekday() < 5:
-            present = [
-                m
-                for m in members
-                if m.valid_from <= day
-                and (m.valid_until is None or m.valid_until >= day)
-                and not any(a.covers(day) for a in absences[m.staff_id])
-            ]
+            present = []
+            causes: dict[int, str] = {}
+            for m in members:
+                if not (m.valid_from <= day and (m.valid_until is None or m.valid_until >= day)):
+                    causes[m.pk] = "not_member"
+                elif any(a.covers(day) for a in absences[m.staff_id]):
+                    causes[m.pk] = "leave"
+                elif day in busy.get(m.staff_id, {}):
+                    causes[m.pk] = busy[m.staff_id][day]
+                else:
+                    present.append(m)
             crews = team.vehicles
             for function in needed:
                 count = sum(1 for m in present if _satisfies(m.function, function))
                 if count == 0:
-                    missing_days[function].append(day)
+                    why = {causes[m.pk] for m in members if _satisfies(m.function, function)}
+                    missing_days[function].append((day, why))
                 crews = min(crews, count)
-            crews_on[day] = crews
+            crews_on[day] = _crews(present, needed, max(crews, 0))
         day += dt.timedelta(days=1)
 
-    visits: list[tuple[dt.date, int, int, Institution, str]] = []
+    visits: list[tuple[dt.date, int, int, Institution, str, list[int]]] = []
     drive = 0.0
     last_visit: dict[int, dt.date] = {}
     days = sorted(crews_on)
     for index, day in enumerate(days):
-        crews = crews_on[day]
+        crews = len(crews_on[day])
         if crews <= 0:
             continue
         open_windows = [w for w in windows if w.remaining > 0 and w.start <= day <= w.end]
@@ -300,11 +395,12 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
 
         # Slots left for a window after today decide how urgent it is.
         def slack(w: Window, day=day, index=index) -> int:
-            later = sum(1 for d in days[index + 1 :] if d <= w.end and crews_on[d] > 0)
+            later = sum(1 for d in days[index + 1 :] if d <= w.end and crews_on[d])
             return later - w.remaining
 
         taken: set[int] = set()
-        for crew in range(1, crews + 1):
+        chosen: list[Window] = []
+        for _crew in range(crews):
             stops: list[Window] = []
             for _slot in SESSIONS:
                 candidates = [
@@ -327,19 +423,32 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
                 last_visit[best.place.pk] = day
             if not stops:
                 break
-            ordered, km = _route(team.home, [w.place for w in stops])
-            drive += km
-            for position, place in enumerate(ordered, start=1):
-                visits.append((day, crew, position, place, SESSIONS[position - 1]))
+            chosen.extend(stops)
+        # Share the day's stops among the crews for the least driving, then order them.
+        groups, km = split_day(team.home, [w.place for w in chosen], crews)
+        drive += km
+        for crew, group in enumerate(groups, start=1):
+            for position, place in enumerate(group, start=1):
+                visits.append(
+                    (day, crew, position, place, SESSIONS[position - 1], crews_on[day][crew - 1])
+                )
 
     short = [w for w in windows if w.remaining > 0]
     for w in short:
         reasons = []
         for function, missing in missing_days.items():
-            in_window = [d for d in missing if w.start <= d <= w.end]
+            in_window = [(d, why) for d, why in missing if w.start <= d <= w.end]
             if in_window:
-                weekdays = sorted({d.weekday() for d in in_window})
-                reasons.append({"function": function, "weekdays": weekdays, "days": len(in_window)})
+                weekdays = sorted({d.weekday() for d, _why in in_window})
+                why = sorted(set().union(*(c for _d, c in in_window)))
+                reasons.append(
+                    {
+                        "function": function,
+                        "weekdays": weekdays,
+                        "days": len(in_window),
+                        "causes": why,
+                    }
+                )
         problems.append(
             {
                 "rule": rule,
@@ -355,6 +464,26 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
             }
         )
     return Plan(visits, problems, round(drive, 1))
+
+
+def _crews(present, needed: list[str], count: int) -> list[list[int]]:
+    """Who goes in which vehicle: each crew gets one member of every needed function (the
+    exact function before a stand-in), the others are shared out in turn."""
+    if count <= 0:
+        return []
+    free = list(present)
+    crews: list[list[int]] = [[] for _ in range(count)]
+    for crew in crews:
+        for function in needed:
+            pick = next((m for m in free if m.function == function), None) or next(
+                (m for m in free if _satisfies(m.function, function)), None
+            )
+            if pick is not None:
+                crew.append(pick.staff_id)
+                free.remove(pick)
+    for i, m in enumerate(free):
+        crews[i % count].append(m.staff_id)
+    return crews
 
 
 def problem_text(problem: dict) -> str:
@@ -380,13 +509,14 @@ def problem_text(problem: dict) -> str:
     }
     parts = []
     for reason in problem.get("reasons", []):
-        parts.append(
-            _("no %(function)s available on %(weekdays)s")
-            % {
-                "function": labels.get(reason["function"], reason["function"]),
-                "weekdays": "、".join(str(WEEKDAY_NAMES[d]) for d in reason["weekdays"]),
-            }
-        )
+        text_reason = _("no %(function)s available on %(weekdays)s") % {
+            "function": labels.get(reason["function"], reason["function"]),
+            "weekdays": "、".join(str(WEEKDAY_NAMES[d]) for d in reason["weekdays"]),
+        }
+        causes = [str(CAUSES[c]) for c in reason.get("causes", []) if c in CAUSES]
+        if causes:
+            text_reason += _(" (%(causes)s)") % {"causes": "; ".join(causes)}
+        parts.append(text_reason)
     if parts:
         return text + " — " + "; ".join(parts)
     return text + " — " + _("not enough crew days in the period")
@@ -436,8 +566,9 @@ def store_schedule(*, actor, team: CircuitTeam, start: dt.date, end: dt.date) ->
                 session=session,
                 crew=crew,
                 stop_order=stop,
+                planned_staff=staff,
             )
-            for day, crew, stop, place, session in result.visits
+            for day, crew, stop, place, session, staff in result.visits
             if (place.pk, day) not in taken
         )
     return schedule

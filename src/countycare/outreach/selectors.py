@@ -116,19 +116,31 @@ def key_population_list(user, visit: CircuitVisit) -> list[dict]:
     return rows
 
 
-def telemed_visits(visit: CircuitVisit):
-    """Walking Hospital visits made on the circuit visit (setting "circuit", by a member who
-    came, on that day, for a resident of the place): the vitals and orders created there."""
-    from countycare.telemed.models import Visit, VisitSetting
+def telemed_visits(user, visit: CircuitVisit) -> list[dict]:
+    """Walking Hospital visits made on the circuit visit (linked when created, see
+    services.link_encounter_on_save), with their vitals and exam orders; scoped to what the
+    user may see of residents' records."""
+    from countycare.telemed.models import ExamOrder, Visit
 
-    staff = list(visit.attendance.values_list("staff_id", flat=True))
-    if not staff:
-        return Visit.objects.none()
-    start = timezone.make_aware(dt.datetime.combine(visit.date, dt.time.min))
-    return Visit.objects.filter(
-        setting=VisitSetting.CIRCUIT,
-        performed_by_id__in=staff,
-        visited_at__gte=start,
-        visited_at__lt=start + dt.timedelta(days=1),
-        resident__home_village__in=visit_villages(visit),
-    ).select_related("resident")
+    linked = Visit.objects.filter(circuit_encounter__circuit_visit=visit)
+    rows = []
+    items = (
+        scoped(user, Visit)
+        .filter(pk__in=linked.values("pk"))
+        .select_related("resident", "performed_by")
+        .prefetch_related("observations")
+        .order_by("visited_at", "pk")
+    )
+    orders = scoped(user, ExamOrder).filter(visit__in=linked).select_related("service")
+    by_visit: dict[int, list] = {}
+    for order in orders:
+        by_visit.setdefault(order.visit_id, []).append(order)
+    for item in items:
+        rows.append(
+            {
+                "visit": item,
+                "observations": len(item.observations.all()),
+                "orders": by_visit.get(item.pk, []),
+            }
+        )
+    return rows

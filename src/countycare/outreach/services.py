@@ -225,6 +225,41 @@ def mark_missed(*, actor, visit: CircuitVisit, note: str = "") -> CircuitVisit:
     return visit
 
 
+def circuit_visit_for(visit) -> CircuitVisit | None:
+    """The circuit visit a Walking Hospital visit was made on: that day, at the resident's
+    village (or the circuit service point it hosts), by a member of the visiting team. A
+    visit by the village's own doctor counts only when marked as made at a circuit visit."""
+    from countycare.telemed.models import VisitSetting
+
+    village_id = visit.resident.home_village_id
+    if village_id is None:
+        return None
+    if visit.setting != VisitSetting.CIRCUIT and visit.performed_by.employer_id == village_id:
+        return None
+    day = timezone.localtime(visit.visited_at).date()
+    candidates = (
+        CircuitVisit.objects.filter(date=day)
+        .exclude(status__in=[VisitStatus.CANCELLED, VisitStatus.MISSED])
+        .filter(Q(place_id=village_id) | Q(place__service_point__village_id=village_id))
+        .filter(team__members__staff=visit.performed_by, team__members__valid_from__lte=day)
+        .filter(Q(team__members__valid_until__isnull=True) | Q(team__members__valid_until__gte=day))
+        .distinct()
+        .order_by("pk")
+    )
+    return candidates.first()
+
+
+def link_encounter_on_save(sender, instance, created, raw=False, **kwargs) -> None:
+    """post_save of telemed.Visit: link a new Walking Hospital visit to its circuit visit."""
+    if not created or raw:
+        return
+    from countycare.outreach.models import CircuitEncounter
+
+    circuit = circuit_visit_for(instance)
+    if circuit is not None:
+        CircuitEncounter.objects.get_or_create(visit=instance, defaults={"circuit_visit": circuit})
+
+
 # --- dispatch -----------------------------------------------------------------------------------
 
 
@@ -259,6 +294,18 @@ def create_dispatch(
         raise ValidationError(
             _("A dispatch goes to another institution, not to the one the doctor comes from."),
             field="to_institution",
+        )
+    if staff.employer_id and staff.employer_id == to_institution.pk:
+        raise ValidationError(
+            _("%(name)s already works at %(place)s: a dispatch goes to another institution.")
+            % {"name": staff, "place": to_institution},
+            field="to_institution",
+        )
+    if staff.employer_id and staff.employer_id != from_institution.pk:
+        raise ValidationError(
+            _("%(name)s works at %(employer)s, not at %(place)s: dispatch from the employer.")
+            % {"name": staff, "employer": staff.employer, "place": from_institution},
+            field="from_institution",
         )
     if end < start:
         raise ValidationError(_("The end date is before the start date."), field="end")
@@ -330,6 +377,16 @@ def create_dispatch(
             months = 0
     else:  # pragma: no cover — kinds are validated above
         months = 0
+    if kind == DispatchKind.LEAD_ATTENDING:
+        # OUT-07: each dispatch period of an attending physician lasts at least 180 days.
+        need_days = int(policy.number(policy.LEAD_ATTENDING_DAYS_PER_YEAR, to_institution))
+        if (end - start).days + 1 < need_days:
+            raise ValidationError(
+                _("OUT-07: an attending physician is dispatched for at least %(n)s days: end on "
+                  "%(day)s or later.")
+                % {"n": need_days, "day": start + dt.timedelta(days=need_days - 1)},
+                field="end",
+            )  # fmt: skip
     if months and end < add_months(start, months) - dt.timedelta(days=1):
         raise ValidationError(
             _("%(rule)s: a dispatch lasts at least %(n)s months: end on %(day)s or later.")
@@ -382,6 +439,47 @@ def create_dispatch(
             created_by=actor,
         )
         audit.log(audit.Action.CREATE, actor=actor, obj=dispatch, institution=to_institution)
+    return dispatch
+
+
+def end_dispatch(*, actor, dispatch: Dispatch, last_day: dt.date, reason: str) -> Dispatch:
+    """End a dispatch before its planned end (recalled, ill, replaced): ``last_day`` becomes
+    its end and the planned end is kept. Allowed whatever the rule — the compliance view then
+    reports the dispatch as too short (OUT-05/06/07) with the reason given."""
+    _require(actor, Perm.PLAN_OUTREACH)
+    if not actor.is_superuser and not (
+        _in_scope(actor, dispatch.from_institution) or _in_scope(actor, dispatch.to_institution)
+    ):
+        raise PermissionDenied(_("Both institutions are outside your area."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the dispatch ends early."), field="reason")
+    if not dispatch.start <= last_day < dispatch.end:
+        raise ValidationError(
+            _("The last day must be from %(start)s and before the planned end %(end)s.")
+            % {"start": dispatch.start, "end": dispatch.end},
+            field="last_day",
+        )
+    with transaction.atomic():
+        dispatch = Dispatch.objects.select_for_update().get(pk=dispatch.pk)
+        later = dispatch.check_ins.filter(date__gt=last_day).order_by("date").first()
+        if later is not None:
+            raise ValidationError(
+                _("There is a check-in on %(day)s, after that last day.") % {"day": later.date},
+                field="last_day",
+            )
+        old_end = dispatch.end
+        dispatch.planned_end = dispatch.planned_end or old_end
+        dispatch.end = last_day
+        dispatch.end_reason = reason[:200]
+        dispatch.save(update_fields=["planned_end", "end", "end_reason"])
+        audit.log(
+            audit.Action.UPDATE,
+            actor=actor,
+            obj=dispatch,
+            institution=dispatch.to_institution,
+            detail={"ended_early": last_day.isoformat(), "planned_end": old_end.isoformat()},
+        )
     return dispatch
 
 

@@ -205,3 +205,50 @@ def grassroots_service(staff, start: dt.date, end: dt.date) -> dict:
             )
         ),
     }
+
+
+def grassroots_table(root: Institution | None, year: int) -> list[dict]:
+    """OUT-10 for the staff records of an area: per person with circuit or dispatch time in
+    the year, the days, visits and hours that count as grassroots service (promotion and
+    appointment reviews read this)."""
+    from countycare.organizations.models import Staff
+
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    rows: dict[int, dict] = defaultdict(
+        lambda: {"circuit_visits": 0, "circuit_hours": 0.0, "days": set(), "dispatch_days": 0,
+                 "dispatch_hours": 0.0}
+    )  # fmt: skip
+    attended = VisitAttendance.objects.filter(
+        visit__status=VisitStatus.DONE, visit__date__gte=start, visit__date__lte=end
+    ).select_related("visit")
+    for a in attended:
+        row = rows[a.staff_id]
+        row["circuit_visits"] += 1
+        row["circuit_hours"] += a.visit.hours
+        row["days"].add(a.visit.date)
+    for c in DispatchCheckIn.objects.filter(date__gte=start, date__lte=end).select_related(
+        "dispatch"
+    ):
+        row = rows[c.dispatch.staff_id]
+        row["dispatch_days"] += 1
+        row["dispatch_hours"] += c.hours
+        row["days"].add(c.date)
+    staff = Staff.objects.filter(pk__in=list(rows)).select_related("employer")
+    if root is not None:
+        staff = staff.filter(employer__path__startswith=root.path)
+    out = []
+    for person in staff:
+        row = rows[person.pk]
+        out.append(
+            {
+                "staff": person,
+                "employer": person.employer,
+                "title": person.get_title_level_display(),
+                "circuit_visits": row["circuit_visits"],
+                "circuit_hours": round(row["circuit_hours"], 1),
+                "dispatch_days": row["dispatch_days"],
+                "dispatch_hours": round(row["dispatch_hours"], 1),
+                "grassroots_days": len(row["days"]),
+            }
+        )
+    return sorted(out, key=lambda r: (-r["grassroots_days"], str(r["staff"])))

@@ -20,4 +20,6 @@ urlpatterns = [
     path("summary/", views.summary_view, name="summary"),
     path("summary.xlsx", views.summary_xlsx, name="summary-xlsx"),
     path("me/", views.me, name="me"),
+    path("staff/", views.staff_service, name="staff-service"),
+    path("staff/<int:pk>/", views.staff_service_detail, name="staff-service-detail"),
 ]

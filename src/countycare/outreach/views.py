@@ -32,6 +32,7 @@ from countycare.outreach import (
 from countycare.outreach.forms import (
     CheckInForm,
     DispatchForm,
+    EndDispatchForm,
     ScheduleForm,
     SitingForm,
     VisitRecordForm,
@@ -40,6 +41,7 @@ from countycare.outreach.forms import (
 from countycare.outreach.models import (
     CircuitSchedule,
     CircuitVisit,
+    MemberFunction,
     RunStatus,
     SitingRun,
     VisitStatus,
@@ -55,6 +57,12 @@ def _year(request: HttpRequest) -> int:
     raw = request.GET.get("year", "")
     today = timezone.localdate()
     return int(raw) if raw.isdigit() and 2000 <= int(raw) <= today.year + 1 else today.year
+
+
+def _labels(functions) -> list[str]:
+    """Team functions by their names (the policy stores codes)."""
+    names = dict(MemberFunction.choices)
+    return [str(names.get(f, f)) for f in functions]
 
 
 def _form_error(form, exc: DomainError) -> None:
@@ -247,7 +255,7 @@ def team(request: HttpRequest, pk: int) -> HttpResponse:
             "schedules": item.schedules.all()[:10],
             "form": form,
             "can_plan": selectors.can_plan(user),
-            "needed": scheduling.functions_needed(item.kind, item.home),
+            "needed": _labels(scheduling.functions_needed(item.kind, item.home)),
         },
     )
 
@@ -262,8 +270,12 @@ def schedule(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("place")
         .order_by("date", "crew", "stop_order")
     )
+    visits = list(visits)
+    ids = {s for v in visits for s in (v.planned_staff or [])}
+    names = {s.pk: str(s) for s in Staff.objects.filter(pk__in=ids)}
     days: dict[dt.date, list[CircuitVisit]] = {}
     for v in visits:
+        v.crew_names = "、".join(names[s] for s in v.planned_staff or [] if s in names)
         days.setdefault(v.date, []).append(v)
     return render(
         request,
@@ -298,10 +310,12 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
     if item is None:
         raise Http404
     members = services.active_members(item.team, item.date)
+    planned = [m.staff_id for m in members if m.staff_id in set(item.planned_staff or [])]
+    morning = item.session != "pm"
     initial = {
-        "arrived": dt.time(8, 30),
-        "left": dt.time(12, 0),
-        "attendees": [str(m.staff_id) for m in members],
+        "arrived": dt.time(8, 30) if morning else dt.time(13, 30),
+        "left": dt.time(12, 0) if morning else dt.time(17, 30),
+        "attendees": [str(s) for s in planned or [m.staff_id for m in members]],
     }
     if item.status == VisitStatus.DONE:
         initial.update(
@@ -347,8 +361,9 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "can_record": can_record and item.date <= timezone.localdate(),
             "key_population": key_population,
-            "telemed_visits": selectors.telemed_visits(item),
-            "needed": scheduling.functions_needed(item.team.kind, item.team.home),
+            "telemed_visits": selectors.telemed_visits(user, item),
+            "can_examine": user.has_perm(f"countycare.{Perm.RECORD_VISIT}"),
+            "needed": _labels(scheduling.functions_needed(item.team.kind, item.team.home)),
         },
     )
 
@@ -394,7 +409,27 @@ def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
         initial={"date": min(max(today, item.start), item.end), "arrived": dt.time(8, 0)},
     )
     can_check_in = services.can_check_in(user, item)
-    if request.method == "POST":
+    can_end = selectors.can_plan(user) and item.end > today
+    end_form = EndDispatchForm(
+        request.POST if request.POST.get("action") == "end" else None,
+        initial={"last_day": max(today, item.start)},
+    )
+    if request.method == "POST" and request.POST.get("action") == "end":
+        _need(can_end)
+        if end_form.is_valid():
+            try:
+                services.end_dispatch(
+                    actor=user,
+                    dispatch=item,
+                    last_day=end_form.cleaned_data["last_day"],
+                    reason=end_form.cleaned_data["reason"],
+                )
+            except DomainError as exc:
+                _form_error(end_form, exc)
+            else:
+                messages.success(request, _("The dispatch is ended early."))
+                return redirect("outreach:dispatch", pk=item.pk)
+    elif request.method == "POST":
         _need(can_check_in)
         if form.is_valid():
             data = form.cleaned_data
@@ -419,6 +454,7 @@ def dispatch(request: HttpRequest, pk: int) -> HttpResponse:
             "check_ins": item.check_ins.order_by("-date")[:120],
             "findings": compliance.dispatch_findings(item),
             "form": form if can_check_in else None,
+            "end_form": end_form if can_end else None,
         },
     )
 
@@ -476,4 +512,31 @@ def summary_xlsx(request: HttpRequest) -> HttpResponse:
 def me(request: HttpRequest) -> HttpResponse:
     year = _year(request)
     data = summary.grassroots_service(request.user, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    return render(request, "outreach/me.html", {"service": data, "year": year})
+    return render(request, "outreach/me.html", {"service": data, "year": year, "person": None})
+
+
+@login_required
+def staff_service(request: HttpRequest) -> HttpResponse:
+    """OUT-10 on the staff records of the user's area: who served how long at the grassroots."""
+    _need(selectors.can_view_reports(request.user))
+    year = _year(request)
+    root = selectors.area_root(request.user)
+    return render(
+        request,
+        "outreach/staff_service.html",
+        {"rows": summary.grassroots_table(root, year), "year": year, "root": root},
+    )
+
+
+@login_required
+def staff_service_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _need(selectors.can_view_reports(request.user))
+    year = _year(request)
+    institutions = visible_institutions(request.user)
+    person = Staff.objects.filter(pk=pk, employer__in=institutions).first()
+    if person is None and selectors.area_root(request.user) is None:
+        person = Staff.objects.filter(pk=pk).first()
+    if person is None:
+        raise Http404
+    data = summary.grassroots_service(person, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    return render(request, "outreach/me.html", {"service": data, "year": year, "person": person})
