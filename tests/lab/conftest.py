@@ -16,6 +16,17 @@ from countycare.telemed import catalog, services
 from countycare.telemed.models import CenterKind
 
 
+@pytest.fixture(autouse=True)
+def _fresh_lab_caches():
+    """The code table and critical rules cached per process: a flush between tests sends no
+    delete signal, so each test starts without them."""
+    from countycare.lab import caches
+
+    caches.forget()
+    yield
+    caches.forget()
+
+
 @pytest.fixture
 def centers(tree, center_reader) -> dict:
     found = {c.kind: c for c in catalog.install(tree.lead_hospital)}

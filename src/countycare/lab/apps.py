@@ -9,4 +9,6 @@ class LabConfig(AppConfig):
 
     def ready(self) -> None:
         # The policy numbers, the scoping rule for unmatched messages, the timeline provider.
-        from countycare.lab import policy, scoping_rules, timeline  # noqa: F401
+        from countycare.lab import caches, policy, scoping_rules, timeline  # noqa: F401
+
+        caches.connect()

@@ -44,6 +44,10 @@ def active_rules() -> list[CriticalRule]:
 def check(observation: Observation, reading, *, rules, raised_at: dt.datetime | None = None):
     """Raise the alert when the (saved) observation is critical. ``reading``: its
     ``oru.Reading`` (the order to notify, the flag the analyzer sent)."""
+    if reading.analyzer_flag not in (Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH) and not any(
+        rule.code == observation.code for rule in rules
+    ):
+        return None
     order = reading.order
     notify = order.requested_by
     value = observation.value

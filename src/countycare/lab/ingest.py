@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from countycare.core import audit
 from countycare.core.errors import Conflict
-from countycare.lab import ack, critical_values, oru
+from countycare.lab import ack, caches, critical_values, oru
 from countycare.lab.models import (
     AckCode,
     Analyzer,
@@ -361,6 +361,7 @@ def _process(row: Hl7Message, msg, envelope: ack.Envelope, *, retried: bool = Fa
             _accept(row, msg, envelope)
         return Result(ack=row.ack, message=row)
     except IntegrityError:
+        caches.forget()  # a rule or mapping deleted meanwhile: read the tables again
         if fresh:
             row.pk = None
             raise
@@ -373,6 +374,7 @@ def _process(row: Hl7Message, msg, envelope: ack.Envelope, *, retried: bool = Fa
     except Problem as found:
         problem, status = found, MessageStatus.DEAD_LETTER
     except Exception:
+        caches.forget()
         log.exception("HL7 message %s from %s failed", row.control_id, row.sender)
         problem = Problem(
             gettext_noop("Internal error while storing the results; send the message again."),
@@ -413,11 +415,11 @@ def _performing_institution(sender: str, received_at) -> int | None:
 
 def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
     """Read the message and store everything of it, inside the caller's transaction."""
-    rules = critical_values.active_rules()
+    rules = caches.critical_rules()
     reader = oru.read(msg, sender=row.sender, received_at=row.received_at)
     performed_at = _performing_institution(row.sender, row.received_at) if row.sender else None
-    row.resident = reader.residents[0]
-    row.order = reader.orders[0]
+    row.resident_id = reader.residents[0].pk
+    row.order_id = reader.orders[0].pk
     row.status = MessageStatus.ACCEPTED
     row.reason, row.reason_args, row.error_code, row.error_location = "", {}, "", ""
     row.ack_code, row.ack = AckCode.AA, ack.build(envelope, AckCode.AA)
@@ -426,8 +428,8 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
     row.save()
     observations = [
         Observation(
-            resident=r.resident,
-            order=r.order,
+            resident_id=r.resident.pk,
+            order_id=r.order.pk,
             code=r.code,
             name=r.name,
             value=r.value,
@@ -438,7 +440,7 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
             flag=r.flag,
             source=ObservationSource.HL7,
             observed_at=r.observed_at,
-            institution_id=performed_at or r.order.center.institution_id,
+            institution_id=performed_at or r.order._countycare_institution_id,
         )
         for r in reader.readings
     ]
@@ -449,7 +451,7 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
         LabResult(
             message=row,
             observation=observation,
-            order=reading.order,
+            order_id=reading.order.pk,
             sender=row.sender,
             code=reading.code,
             name=reading.name,
@@ -477,6 +479,7 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
     audit.log(
         "create",
         obj=row,
+        institution=reader.orders[0]._countycare_institution,
         detail={
             "control_id": row.control_id,
             "sender": row.sender,

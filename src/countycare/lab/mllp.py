@@ -139,10 +139,21 @@ class Listener:
         self.executor.shutdown(wait=True, cancel_futures=False)
 
 
-async def serve(host: str = "127.0.0.1", port: int = 2575, *, ready=None, workers=None) -> None:
-    """Listen until cancelled. ``ready(server)`` is called once the socket is bound."""
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 2575,
+    *,
+    ready=None,
+    workers=None,
+    reuse_port: bool = False,
+) -> None:
+    """Listen until cancelled. ``ready(server)`` is called once the socket is bound.
+    ``reuse_port``: share the port with the listener's other processes (SO_REUSEPORT; the
+    kernel spreads new connections over them)."""
     listener = Listener(workers)
-    server = await asyncio.start_server(listener.connection, host, port, limit=READ_CHUNK)
+    server = await asyncio.start_server(
+        listener.connection, host, port, limit=READ_CHUNK, reuse_port=reuse_port or None
+    )
     if ready is not None:
         ready(server)
     try:
@@ -150,3 +161,61 @@ async def serve(host: str = "127.0.0.1", port: int = 2575, *, ready=None, worker
             await server.serve_forever()
     finally:
         await asyncio.get_running_loop().run_in_executor(None, listener.close)
+
+
+def _child(host: str, port: int, workers: int | None, started) -> None:
+    import signal
+
+    async def main() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+        await serve(host, port, ready=lambda _s: started.set(), workers=workers, reuse_port=True)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(main())
+
+
+def run_processes(host: str, port: int, processes: int, *, workers=None, ready=None) -> None:
+    """Run ``processes`` listener processes on one port (Linux SO_REUSEPORT) and keep them
+    running: one that dies is started again. Returns on SIGTERM or Ctrl-C, after stopping
+    them. Each process has its own worker threads and database connections, so the
+    listener uses every CPU rather than one interpreter's."""
+    import multiprocessing as mp
+    import signal
+
+    connections.close_all()  # nothing of the parent's connections into the children
+    context = mp.get_context("fork")
+    stopping = threading.Event()
+
+    def start() -> tuple:
+        started = context.Event()
+        proc = context.Process(target=_child, args=(host, port, workers, started), daemon=True)
+        proc.start()
+        return proc, started
+
+    children = [start() for _ in range(processes)]
+    for proc, started in children:
+        if not started.wait(30):
+            for p, _e in children:
+                p.terminate()
+            raise RuntimeError(f"listener process {proc.pid} did not start")
+    if ready is not None:
+        ready([p.pid for p, _e in children])
+
+    def stop(*_args) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping.wait(1.0):
+            for i, (proc, _started) in enumerate(children):
+                if not proc.is_alive():
+                    log.error("listener process %s ended (%s); starting another", proc.pid,
+                              proc.exitcode)  # fmt: skip
+                    children[i] = start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc, _started in children:
+            proc.terminate()
+        for proc, _started in children:
+            proc.join(30)

@@ -29,10 +29,12 @@ from decimal import Decimal, InvalidOperation
 
 import hl7
 from django.utils import timezone
+from hl7.containers import Component, Repetition
+from hl7.util import unescape as _unescape
 
 from countycare.core import crypto, national_id
 from countycare.core.errors import ValidationError as NationalIdError
-from countycare.lab import ack, units
+from countycare.lab import ack, caches, units
 from countycare.lab.models import (
     CodeMapping,
     RangeSource,
@@ -40,6 +42,7 @@ from countycare.lab.models import (
     ResidentIdentifier,
     ResultStatus,
 )
+from countycare.organizations.models import Institution
 from countycare.residents.models import Resident
 from countycare.telemed.models import ExamOrder, Flag, Modality, OrderStatus
 
@@ -93,14 +96,38 @@ def gettext_noop(text: str) -> str:
     return text
 
 
+_item = list.__getitem__  # plain indexing, without python-hl7's 1-based wrappers
+
+
 # --- field access ---------------------------------------------------------------------------
 def text(seg, field_no: int, comp: int = 1, rep: int = 1) -> str:
-    """One component, unescaped (python-hl7 applies the message's own escape character)."""
+    """One component (its first subcomponent), unescaped with the message's own escape
+    character, stripped — ``seg.extract_field(1, field_no, rep, comp, 1)`` of python-hl7,
+    read straight from its parse tree (a message's fields are read often; the test suite
+    checks both agree on every field of the corpus)."""
     try:
-        value = seg.extract_field(1, field_no, rep, comp, 1)
+        if field_no >= len(seg):
+            return ""
+        field = _item(seg, field_no)
+        if isinstance(field, str):  # MSH-1
+            return field if comp == 1 and rep == 1 else ""
+        if rep > len(field):
+            return ""
+        value = _item(field, rep - 1)
+        if isinstance(value, Repetition):
+            if comp > len(value):
+                return ""
+            value = _item(value, comp - 1)
+            if isinstance(value, Component):
+                value = _item(value, 0) if len(value) else ""
+        elif comp != 1:
+            return ""
+        value = str(value)
+        if seg.esc in value and not (field_no <= 2 and _item(seg, 0) == ["MSH"]):
+            value = _unescape(seg, value)
+        return value.strip()
     except (IndexError, KeyError, TypeError, AttributeError, ValueError):
         return ""
-    return str(value).strip()
 
 
 def repetitions(seg, field_no: int) -> int:
@@ -293,13 +320,16 @@ def _national_id(value: str) -> str | None:
         return None
 
 
-def _find_resident(ids: list[tuple[str, str, str]]) -> Resident | None:
-    for value, _authority, _kind in ids:
-        number = _national_id(value)
-        if number:
-            found = Resident.objects.filter(national_id_hash=crypto.lookup_hash(number)).first()
-            if found is not None:
-                return found
+def _find_resident(ids: list[tuple[str, str, str]], hint: Resident) -> Resident | None:
+    """The resident of the identifiers; ``hint`` (the order's) when its national ID is
+    among them, without a query."""
+    hashes = [crypto.lookup_hash(n) for n in (_national_id(v) for v, _a, _k in ids) if n]
+    if hint.national_id_hash in hashes:
+        return hint
+    for digest in hashes:
+        found = Resident.objects.filter(national_id_hash=digest).first()
+        if found is not None:
+            return found
     for value, authority, _kind in ids:
         mrn = (
             ResidentIdentifier.objects.filter(value=value, authority__in=[authority, ""])
@@ -322,9 +352,10 @@ def _match_patient(reader: Reader, pid, pid_seq: int, order: ExamOrder) -> None:
     ids = _identifiers(pid) if pid is not None else []
     cache = getattr(pid, "_countycare_resident", GIVEN) if pid is not None else GIVEN
     if not ids:
-        resident = order.resident
+        resident = order._countycare_order_resident
     else:
-        resident = _find_resident(ids) if cache is GIVEN else cache
+        hint = order._countycare_order_resident
+        resident = _find_resident(ids, hint) if cache is GIVEN else cache
         if pid is not None:
             pid._countycare_resident = resident
         if resident is None:
@@ -350,6 +381,54 @@ def _match_patient(reader: Reader, pid, pid_seq: int, order: ExamOrder) -> None:
         reader.orders.append(order)
 
 
+ORDER_FIELDS = ("pk", "accession_number", "resident_id", "status", "requested_by_id",
+                "center_id", "service__modality", "center__institution_id",
+                "resident__national_id_hash", "resident__sex", "resident__birth_date",
+                "resident__home_village_id", "center__institution__name",
+                "center__institution__short_name")  # fmt: skip
+
+
+def _find_order(numbers: list[str]) -> ExamOrder | None:
+    """The order of the first number found, read as plain values into an unsaved-looking
+    instance (its relations load on use): a message reads orders often, and the fields a
+    result needs are few."""
+    row = (
+        ExamOrder.objects.filter(accession_number__in=numbers)
+        .values_list(*ORDER_FIELDS)
+        .order_by("pk")
+        .first()
+    )
+    if row is None:
+        return None
+    values = dict(zip(ORDER_FIELDS, row, strict=True))
+    order = ExamOrder(
+        id=values["pk"],
+        accession_number=values["accession_number"],
+        resident_id=values["resident_id"],
+        status=values["status"],
+        requested_by_id=values["requested_by_id"],
+        center_id=values["center_id"],
+    )
+    order._state.adding = False
+    resident = Resident(
+        id=values["resident_id"],
+        national_id_hash=values["resident__national_id_hash"],
+        sex=values["resident__sex"],
+        birth_date=values["resident__birth_date"],
+        home_village_id=values["resident__home_village_id"],
+    )
+    resident._state.adding = False
+    order._countycare_order_resident = resident
+    order._countycare_modality = values["service__modality"]
+    order._countycare_institution_id = values["center__institution_id"]
+    order._countycare_institution = Institution(
+        id=values["center__institution_id"],
+        name=values["center__institution__name"],
+        short_name=values["center__institution__short_name"],
+    )
+    return order
+
+
 def _order(obr, orc, seq: int) -> ExamOrder:
     numbers = [n[:32] for n in (text(obr, 2), text(obr, 3)) if n]
     if not numbers and orc is not None:
@@ -361,13 +440,7 @@ def _order(obr, orc, seq: int) -> ExamOrder:
             code=ack.ERR_REQUIRED_FIELD,
             location=location,
         )
-    order = (
-        ExamOrder.objects.filter(accession_number__in=numbers)
-        .select_related(
-            "service", "center__institution", "requested_by", "resident", "requesting_institution"
-        )
-        .first()
-    )
+    order = _find_order(numbers)
     if order is None:
         raise Problem(
             gettext_noop("Unknown order %(numbers)s in OBR-2/OBR-3."),
@@ -375,7 +448,7 @@ def _order(obr, orc, seq: int) -> ExamOrder:
             code=ack.ERR_UNKNOWN_KEY,
             location=location,
         )
-    if order.service.modality != Modality.LAB:
+    if order._countycare_modality != Modality.LAB:
         raise Problem(
             gettext_noop("Order %(order)s is not a lab order."),
             {"order": order.accession_number},
@@ -398,16 +471,11 @@ def _note(reader: Reader, seq: int, ident: str, label: str, why: str) -> None:
 
 
 def _mapping(reader: Reader, local_code: str) -> CodeMapping | None:
+    """This sender's row for the code, else the row for any sender."""
     if reader._mappings is None:
-        reader._mappings = {}
+        reader._mappings = caches.code_mappings()
     key = local_code[:40]
-    if key not in reader._mappings:
-        reader._mappings[key] = (
-            CodeMapping.objects.filter(local_code=key, sender__in=[reader.sender, ""])
-            .order_by("-sender")
-            .first()
-        )
-    return reader._mappings[key]
+    return reader._mappings.get((reader.sender, key)) or reader._mappings.get(("", key))
 
 
 def _code(reader: Reader, obx, seq: int):
@@ -550,9 +618,8 @@ def _reading(reader: Reader, obx, seq: int, order: ExamOrder, obr, spm) -> Readi
     value, value_text = parsed
     unit = _unit(reader, obx, seq, code, name, mapped_unit)
     resident = order._countycare_resident
-    msh = reader.msg.segment("MSH")
-    collected = when(text(obr, 7)) or (when(text(spm, 17)) if spm is not None else None)
-    observed_at = when(text(obx, 14)) or collected or when(text(msh, 7)) or reader.received_at
+    collected, received, reported, sent_at = _times(reader, obr, spm)
+    observed_at = when(text(obx, 14)) or collected or sent_at or reader.received_at
     low, high = parse_range(text(obx, 7))
     sent_flag = _flag_sent(obx)
     range_source = RangeSource.ANALYZER if low is not None or high is not None else ""
@@ -569,7 +636,6 @@ def _reading(reader: Reader, obx, seq: int, order: ExamOrder, obr, spm) -> Readi
     if not flag and value is None and test is not None and not test.numeric:
         # A strip block sent without a flag: negative is normal, any other block is not.
         flag = Flag.NORMAL if value_text.strip().upper() in NEGATIVE else Flag.ABNORMAL
-    received = when(text(obr, 14)) or (when(text(spm, 18)) if spm is not None else None)
     return Reading(
         seq=seq,
         order=order,
@@ -589,8 +655,22 @@ def _reading(reader: Reader, obx, seq: int, order: ExamOrder, obr, spm) -> Readi
         result_status=result_status(status),
         collected_at=collected,
         received_at=received or reader.received_at,
-        reported_at=when(text(obr, 22)) or when(text(msh, 7)),
+        reported_at=reported,
     )
+
+
+def _times(reader: Reader, obr, spm):
+    """(collected, received, reported, message time) of an order group: specimen collected
+    OBR-7 (else SPM-17), received OBR-14 (else SPM-18), reported OBR-22 (else MSH-7)."""
+    key = (id(obr), id(spm))
+    cache = reader.__dict__.setdefault("_times", {})
+    if key not in cache:
+        sent_at = when(text(reader.msg.segment("MSH"), 7))
+        collected = when(text(obr, 7)) or (when(text(spm, 17)) if spm is not None else None)
+        received = when(text(obr, 14)) or (when(text(spm, 18)) if spm is not None else None)
+        reported = when(text(obr, 22)) or sent_at
+        cache[key] = (collected, received, reported, sent_at)
+    return cache[key]
 
 
 # --- ranges, flags, codes -------------------------------------------------------------------

@@ -18,13 +18,32 @@ class Command(BaseCommand):
         )
         parser.add_argument("--port", type=int, default=2575)
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="listener processes sharing the port (Linux; PostgreSQL: one per CPU)",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=None,
             help="messages processed at once (default: 4 on PostgreSQL, 1 on SQLite)",
         )
 
-    def handle(self, *args, host: str, port: int, workers: int | None, **options):
+    def handle(self, *args, host: str, port: int, processes: int, workers: int | None, **options):
+        if processes > 1:
+
+            def started(pids):
+                self.stdout.write(
+                    f"Listening for HL7 v2 over MLLP on ('{host}', {port}) "
+                    f"in {len(pids)} processes ({', '.join(map(str, pids))})",
+                    ending="\n",
+                )
+                self.stdout.flush()
+
+            mllp.run_processes(host, port, processes, workers=workers, ready=started)
+            return
+
         def ready(server):
             bound = ", ".join(str(s.getsockname()[:2]) for s in server.sockets)
             self.stdout.write(f"Listening for HL7 v2 over MLLP on {bound}", ending="\n")
