@@ -185,3 +185,83 @@ def test_a_referrals_appointment_moves_with_the_referral(
     appointments.mark_attended(specialist, referral.appointment_id)
     referral.refresh_from_db()
     assert referral.status == "arrived" and referral.appointment.status == "attended"
+
+
+def test_calling_a_session_off(catalog, session, residents, departments, village_doctor,
+                               specialist, hospital_admin):  # fmt: skip
+    """停诊: the direct bookings are cancelled and their bookers told; a referred patient is
+    given another time on the referral first, else the session stays."""
+    from countycare.referrals.models import Notification
+
+    direct, for_referral, later_slot = list(session.slots.filter(reserved=False))[:3]
+    booking = appointments.book(village_doctor, slot=direct.pk, resident=residents["a1"].pk)
+    referral = services.refer_up(
+        village_doctor, resident=residents["a1"].pk, department=session.department.pk,
+        reason="胸闷", diagnosis_code="I20.000",
+    )  # fmt: skip
+    with pytest.raises(Conflict):  # a1 already booked in this session
+        services.accept(specialist, referral.pk, mode="appointment", slot=for_referral.pk)
+    appointments.cancel(village_doctor, booking.pk, reason="改约")
+    services.accept(specialist, referral.pk, mode="appointment", slot=for_referral.pk)
+    with pytest.raises(PermissionDenied):
+        appointments.cancel_session(village_doctor, session.pk, reason="专家外出")
+    with pytest.raises(Conflict) as caught:
+        appointments.cancel_session(hospital_admin, session.pk, reason="专家外出")
+    assert caught.value.code == "referral_appointments" and referral.number in caught.value.message
+    services.cancel(village_doctor, referral.pk, reason="患者改去蒙医院")
+    # A booking made without a referral, then the session is called off.
+    booking = appointments.book(village_doctor, slot=later_slot.pk, resident=residents["a1"].pk)
+    with pytest.raises(ValidationError):
+        appointments.cancel_session(hospital_admin, session.pk, reason=" ")
+    appointments.cancel_session(hospital_admin, session.pk, reason="专家外出")
+    booking.refresh_from_db()
+    assert booking.status == "cancelled" and booking.status_reason == "专家外出"
+    note = Notification.objects.get(appointment=booking)
+    assert note.recipient == village_doctor and "专家外出" in note.message
+    assert not selectors.free_slots(session.department).exists()
+    with pytest.raises(Conflict):
+        appointments.book(village_doctor, slot=direct.pk, resident=residents["a1"].pk)
+
+
+def test_the_hospital_cancelling_tells_the_booker(session, residents, village_doctor,
+                                                  specialist):  # fmt: skip
+    from countycare.referrals.models import Notification
+
+    slot = session.slots.filter(reserved=False).first()
+    booking = appointments.book(village_doctor, slot=slot.pk, resident=residents["a1"].pk)
+    appointments.cancel(specialist, booking.pk, reason="设备检修")
+    note = Notification.objects.get(appointment=booking)
+    assert note.recipient == village_doctor and note.institution == booking.booking_institution
+    assert note in selectors.unread_notifications(village_doctor)
+    # The booker cancelling their own booking tells nobody.
+    again = appointments.book(village_doctor, slot=slot.pk, resident=residents["a1"].pk)
+    appointments.cancel(village_doctor, again.pk, reason="患者不去了")
+    assert not Notification.objects.filter(appointment=again).exists()
+
+
+def test_sessions_page_publishes_and_calls_off(web, session, departments, hospital_admin,
+                                               specialist):  # fmt: skip
+    from countycare.referrals.models import ClinicSession
+
+    client = web(hospital_admin)
+    dept = departments["骨科"]
+    page = client.get(f"/referrals/appointments/sessions/?department={dept.pk}")
+    assert page.status_code == 200 and specialist in page.context["doctors"]
+    day = (timezone.localdate() + dt.timedelta(days=3)).isoformat()
+    form = {"department": dept.pk, "action": "publish", "day": day, "start": "08:00",
+            "end": "10:00", "slot_minutes": "15", "reserved_percent": "10", "doctor": ""}  # fmt: skip
+    page = client.post("/referrals/appointments/sessions/", form)
+    assert page.status_code == 200 and "reserved_share" in page.context["errors"]
+    form["reserved_percent"] = "25"
+    r = client.post("/referrals/appointments/sessions/", form)
+    assert r.status_code == 302
+    created = ClinicSession.objects.get(department=dept)
+    assert created.slots.count() == 8 and created.slots.filter(reserved=True).count() == 2
+    form["start"] = "8 点"
+    page = client.post("/referrals/appointments/sessions/", form)
+    assert "start" in page.context["errors"]
+    r = client.post("/referrals/appointments/sessions/", {
+        "department": dept.pk, "action": "cancel", "session": created.pk, "reason": "专家外出",
+    })  # fmt: skip
+    assert r.status_code == 302 and ClinicSession.objects.get(pk=created.pk).is_cancelled
+    assert web(specialist).get("/referrals/appointments/sessions/").status_code == 403

@@ -59,7 +59,7 @@ def test_every_message_is_translated_and_compiled():
 
 @pytest.mark.django_db
 def test_pages_speak_chinese_and_english(web, catalog, departments, residents, session,
-                                         village_doctor, specialist):  # fmt: skip
+                                         village_doctor, specialist, hospital_admin):  # fmt: skip
     from countycare.referrals import services
 
     referral = services.refer_up(
@@ -74,6 +74,8 @@ def test_pages_speak_chinese_and_english(web, catalog, departments, residents, s
     for url in pages:
         html = client.get(url).content.decode()
         assert [w for w in english if w in html] == [], url
+    html = web(hospital_admin).get("/referrals/appointments/sessions/").content.decode()
+    assert "出诊排班" in html and "Publish" not in html and "Clinic sessions" not in html
     client.cookies["django_language"] = "en"
     html = client.get(f"/referrals/{referral.pk}/").content.decode()
     assert "Accept with this appointment" in html and "Requested" in html

@@ -303,7 +303,84 @@ def cancel(actor, appointment_id, *, reason: str) -> Appointment:
             extra={"referral": referral.pk},
         )
     _set_status(appointment, A.CANCELLED, actor, reason)
+    if appointment.booked_by_id != actor.pk and not acts_for(
+        actor, appointment.booking_institution, Perm.REFER
+    ):
+        _tell_booker(appointment, reason)
     return appointment
+
+
+def _tell_booker(appointment: Appointment, reason: str, *, now=None) -> None:
+    """The hospital cancelled a booking: the booking doctor and institution are told."""
+    from countycare.referrals.services import _notify
+
+    _notify(
+        None,
+        appointment.booking_institution,
+        _("Appointment of %(resident)s at %(time)s (%(department)s) cancelled by the hospital: "
+          "%(reason)s. Please book another time.")
+        % {
+            "resident": appointment.resident.name,
+            "time": timezone.localtime(appointment.slot.starts_at).strftime("%m-%d %H:%M"),
+            "department": appointment.slot.session.department,
+            "reason": reason,
+        },
+        recipient=appointment.booked_by,
+        appointment=appointment,
+        now=now,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def cancel_session(actor, session_id, *, reason: str) -> ClinicSession:
+    """Call a clinic session off (停诊): its slots close, the bookings made without a referral
+    are cancelled and their bookers told. Patients of accepted referrals are given another
+    time on their referrals first (``services.reschedule``) — the session is not cancelled
+    while one is booked in it."""
+    _require(actor, Perm.MANAGE_SCHEDULES)
+    reason = _text(reason, "reason", 300, required=True)
+    session = (
+        ClinicSession.objects.select_for_update(of=("self",))
+        .select_related("department__institution")
+        .filter(pk=_pk(session_id))
+        .first()
+    )
+    if session is None:
+        raise ValidationError(_("No such clinic session."), code="unknown_session", field="session")
+    hospital = session.department.institution
+    if not acts_for(actor, hospital, Perm.MANAGE_SCHEDULES):
+        raise PermissionDenied(_("You manage no schedules at %(h)s.") % {"h": hospital})
+    if session.is_cancelled:
+        raise Conflict(_("This clinic session was cancelled."), code="cancelled")
+    booked = list(
+        Appointment.objects.select_for_update(of=("self",))
+        .filter(slot__session=session, status=A.BOOKED)
+        .select_related("slot", "resident", "booking_institution", "booked_by")
+    )
+    referrals = list(
+        Referral.objects.filter(appointment__in=booked).values_list("number", flat=True)
+    )
+    if referrals:
+        raise Conflict(
+            _("Give the referred patients another time first (referral %(numbers)s).")
+            % {"numbers": "、".join(sorted(referrals))},
+            code="referral_appointments",
+            extra={"referrals": sorted(referrals)},
+        )
+    now = timezone.now()
+    for appointment in booked:
+        _set_status(appointment, A.CANCELLED, actor, reason, now=now)
+        _tell_booker(appointment, reason, now=now)
+    session.is_cancelled = True
+    session.save(update_fields=["is_cancelled"])
+    audit.log(
+        "update",
+        actor=actor,
+        obj=session,
+        institution=hospital,
+        detail={"cancelled": True, "reason": reason, "appointments": len(booked)},
+    )
+    return session
 
 
 def _hospital_side(actor, appointment: Appointment) -> None:

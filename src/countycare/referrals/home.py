@@ -44,4 +44,4 @@ home.nav_item("referrals.board", url="referrals:board", label=_("Referrals"),
 # Those who manage schedules and catalogs (institution and community admins) without referring.
 home.nav_item("referrals.catalogs", url="referrals:catalogs", label=_("Catalogs and schedules"),
               perm=f"countycare.{Perm.MANAGE_SCHEDULES}", order=31,
-              active=("referrals:catalogs", "referrals:slots"))  # fmt: skip
+              active=("referrals:catalogs", "referrals:slots", "referrals:sessions"))  # fmt: skip

@@ -359,9 +359,19 @@ class CarePlan(models.Model):
 
 class Notification(models.Model):
     """A hand-over message in the app: to an institution (whoever works there sees it) and,
-    where known, to one person."""
+    where known, to one person; about a referral or, for a booking made without one, an
+    appointment (the hospital cancelled it, the session was called off)."""
 
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="notifications")
+    referral = models.ForeignKey(
+        Referral, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    appointment = models.ForeignKey(
+        "Appointment",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     institution = models.ForeignKey(
         Institution, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )

@@ -369,3 +369,34 @@ def appointments_for(user) -> QuerySet[Appointment]:
         "resident", "slot", "slot__session", "slot__session__department",
         "slot__session__department__institution", "booked_by",
     )  # fmt: skip
+
+
+def scheduled_departments(user) -> list[Department]:
+    """The departments whose clinic sessions the user publishes (MANAGE_SCHEDULES through a
+    role at the hospital or above it)."""
+    from countycare.organizations.roles import ROLE_PERMISSIONS, Perm
+
+    paths = [
+        path
+        for role, _inst, path in active_roles(user)
+        if Perm.MANAGE_SCHEDULES in ROLE_PERMISSIONS.get(role, frozenset())
+    ]
+    if not paths and not user.is_superuser:
+        return []
+    return [
+        d
+        for d in departments(taking_referrals=False)
+        if user.is_superuser or any(d.institution.path.startswith(p) for p in paths)
+    ]
+
+
+def hospital_doctors(institution: Institution) -> QuerySet:
+    """Staff who receive referrals at the hospital (its specialists): who may sit a session."""
+    from countycare.organizations.models import RoleAssignment, Staff
+
+    ids = (
+        RoleAssignment.objects.active()
+        .filter(institution=institution, role="specialist")
+        .values("staff_id")
+    )
+    return Staff.objects.filter(pk__in=ids, is_active=True).order_by("full_name", "pk")

@@ -252,7 +252,7 @@ class AppointmentCreateSerializer(serializers.Serializer):
 class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
-        fields = ["id", "referral", "message", "created_at", "read_at"]
+        fields = ["id", "referral", "appointment", "message", "created_at", "read_at"]
 
 
 class NotificationReadSerializer(serializers.Serializer):

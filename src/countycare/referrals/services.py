@@ -220,10 +220,19 @@ def new_number(now=None) -> str:
 
 
 def _notify(
-    referral: Referral, institution: Institution | None, message: str, *, recipient=None, now=None
+    referral: Referral | None,
+    institution: Institution | None,
+    message: str,
+    *,
+    recipient=None,
+    now=None,
+    appointment=None,
 ) -> None:
+    """A hand-over message about a referral (or, for a booking without one, an appointment)
+    to an institution and, where known, one person."""
     Notification.objects.create(
         referral=referral,
+        appointment=appointment,
         institution=institution,
         recipient=recipient,
         message=message[:300],

@@ -15,6 +15,7 @@ urlpatterns = [
     path("catalogs/export.csv", views.catalogs_export, name="catalogs-export"),
     path("appointments/", views.appointment_list, name="appointments"),
     path("appointments/slots/", views.slots_page, name="slots"),
+    path("appointments/sessions/", views.sessions_page, name="sessions"),
     path(
         "appointments/<int:pk>/<str:action>/", views.appointment_action, name="appointment-action"
     ),

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -631,6 +632,93 @@ def slots_page(request: HttpRequest) -> HttpResponse:
             "can_book": user.has_perm(_p(Perm.REFER)) and resident is not None,
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sessions_page(request: HttpRequest) -> HttpResponse:
+    """Specialist clinic sessions (出诊排班) of the departments the user schedules: the next
+    four weeks with booked/total, publish a session (its slots, REF-03's reserved share), call
+    one off (停诊)."""
+    user = request.user
+    _require_any(user, Perm.MANAGE_SCHEDULES)
+    depts = selectors.scheduled_departments(user)
+    raw = request.POST.get("department") or request.GET.get("department") or ""
+    dept = next((d for d in depts if str(d.pk) == raw), depts[0] if depts else None)
+    share = round(float(policy.value(referral_policy.RESERVED_SHARE)) * 100)
+    values: dict[str, Any] = {"slot_minutes": "15", "reserved_percent": str(share),
+                              "start": "08:00", "end": "11:30"}  # fmt: skip
+    errors: dict[str, str] = {}
+    if request.method == "POST" and dept is not None:
+        try:
+            if request.POST.get("action") == "cancel":
+                appointments.cancel_session(
+                    user, request.POST.get("session"), reason=request.POST.get("reason", "")
+                )
+                messages.success(request, _("The session was called off; the bookers are told."))
+            else:
+                values = {k: request.POST.get(k, "") for k in request.POST}
+                appointments.publish_session(
+                    user, department=dept.pk, **_session_fields(request.POST)
+                )
+                messages.success(request, _("Session published with its slots."))
+        except DomainError as exc:
+            errors[exc.field or "__all__"] = str(exc.message)
+            messages.error(request, str(exc.message))
+        else:
+            return redirect(f"{request.path}?department={dept.pk}")
+    return render(
+        request,
+        "referrals/sessions.html",
+        {
+            "departments": depts,
+            "department": dept,
+            "sessions": list(selectors.sessions(dept, start=timezone.localdate(), days=28))
+            if dept
+            else [],
+            "doctors": list(selectors.hospital_doctors(dept.institution)) if dept else [],
+            "values": values,
+            "errors": errors,
+            "share": share,
+            "today": timezone.localdate(),
+            "now_dt": timezone.now(),
+        },
+    )
+
+
+def _session_fields(post) -> dict[str, Any]:
+    """The publish form's day, hours, minutes, doctor and reserved percent, typed; a field
+    that does not parse is a ValidationError naming it."""
+    from countycare.core.errors import ValidationError
+
+    day = parse_date(post.get("day", "") or "")
+    if day is None:
+        raise ValidationError(_("Enter the day."), code="required", field="day")
+    times = {}
+    for name in ("start", "end"):
+        try:
+            times[name] = dt.time.fromisoformat(post.get(name, ""))
+        except ValueError:
+            raise ValidationError(_("Enter a time as HH:MM."), code="invalid", field=name) from None
+    try:
+        minutes = int(post.get("slot_minutes", ""))
+    except ValueError:
+        raise ValidationError(
+            _("Minutes per slot: 5 to 240."), code="invalid", field="slot_minutes"
+        ) from None
+    try:
+        percent = float(post.get("reserved_percent", "") or 0)
+    except ValueError:
+        raise ValidationError(
+            _("Enter the reserved share in percent."), code="invalid", field="reserved_percent"
+        ) from None
+    return {
+        "starts_at": timezone.make_aware(dt.datetime.combine(day, times["start"])),
+        "ends_at": timezone.make_aware(dt.datetime.combine(day, times["end"])),
+        "slot_minutes": minutes,
+        "doctor": post.get("doctor") or None,
+        "reserved_share": percent / 100,
+    }
 
 
 APPOINTMENT_ACTIONS = ("cancel", "no-show", "attended")
