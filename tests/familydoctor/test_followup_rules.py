@@ -17,19 +17,19 @@ DAY = dt.date(2026, 3, 10)
 
 def defaults(**overrides) -> rules.Rules:
     reg = policy.REGISTRY
-    values = dict(
-        bp_target=reg[fd_policy.BP_TARGET].default,
-        bp_referral=list(reg[fd_policy.BP_REFERRAL].default),
-        glucose_target=Decimal(str(reg[fd_policy.GLUCOSE_TARGET].default)),
-        glucose_referral=reg[fd_policy.GLUCOSE_REFERRAL].default,
-        heart_rate_referral=reg[fd_policy.HEART_RATE_REFERRAL].default,
-        temperature_referral=Decimal(str(reg[fd_policy.TEMPERATURE_REFERRAL].default)),
-        consecutive=reg[fd_policy.CONSECUTIVE_UNCONTROLLED_REFERRAL].default,
-        smd_unstable_risk=reg[fd_policy.SMD_UNSTABLE_RISK_LEVEL].default,
-        next_days=dict(reg[fd_policy.NEXT_FOLLOW_UP_DAYS].default),
-        referral_days=reg[fd_policy.REFERRAL_FOLLOW_UP_DAYS].default,
-        elderly_age=reg[policy.ELDERLY_AGE].default,
-    )
+    values = {
+        "bp_target": reg[fd_policy.BP_TARGET].default,
+        "bp_referral": list(reg[fd_policy.BP_REFERRAL].default),
+        "glucose_target": Decimal(str(reg[fd_policy.GLUCOSE_TARGET].default)),
+        "glucose_referral": reg[fd_policy.GLUCOSE_REFERRAL].default,
+        "heart_rate_referral": reg[fd_policy.HEART_RATE_REFERRAL].default,
+        "temperature_referral": Decimal(str(reg[fd_policy.TEMPERATURE_REFERRAL].default)),
+        "consecutive": reg[fd_policy.CONSECUTIVE_UNCONTROLLED_REFERRAL].default,
+        "smd_unstable_risk": reg[fd_policy.SMD_UNSTABLE_RISK_LEVEL].default,
+        "next_days": dict(reg[fd_policy.NEXT_FOLLOW_UP_DAYS].default),
+        "referral_days": reg[fd_policy.REFERRAL_FOLLOW_UP_DAYS].default,
+        "elderly_age": reg[policy.ELDERLY_AGE].default,
+    }
     values.update(overrides)
     return rules.Rules(**values)
 
@@ -144,17 +144,17 @@ def test_diabetes_tachycardia_fever_and_bp():
 @pytest.mark.parametrize(
     "kw, cls, next_days, referred",
     [
-        (dict(risk_level=0, psychotic_symptoms="gone", insight="recovered", social_function="good"), "stable", 90, False),
-        (dict(risk_level=0, psychotic_symptoms="gone", insight="recovered", social_function="fair"), "stable", 90, False),
-        (dict(risk_level=1, psychotic_symptoms="gone", insight="recovered", social_function="good"), "basically_stable", 14, False),
-        (dict(risk_level=0, psychotic_symptoms="present", insight="recovered", social_function="good"), "basically_stable", 14, False),
-        (dict(risk_level=0, psychotic_symptoms="gone", insight="partial", social_function="good"), "basically_stable", 14, False),
-        (dict(risk_level=0, psychotic_symptoms="gone", insight="recovered", social_function="poor"), "basically_stable", 14, False),
-        (dict(risk_level=3, psychotic_symptoms="gone", insight="recovered", social_function="good"), "unstable", 14, True),
-        (dict(risk_level=0, psychotic_symptoms="marked", insight="recovered", social_function="good"), "unstable", 14, True),
-        (dict(risk_level=0, psychotic_symptoms="gone", insight="absent", social_function="good"), "unstable", 14, True),
-        (dict(risk_level=1, psychotic_symptoms="gone", insight="recovered", social_function="good", physical_disease="severe"), "unstable", 14, True),
-        (dict(risk_level=1, psychotic_symptoms="gone", insight="recovered", social_function="good", adverse_reaction="severe"), "unstable", 14, True),
+        ({"risk_level": 0, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "good"}, "stable", 90, False),
+        ({"risk_level": 0, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "fair"}, "stable", 90, False),
+        ({"risk_level": 1, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "good"}, "basically_stable", 14, False),
+        ({"risk_level": 0, "psychotic_symptoms": "present", "insight": "recovered", "social_function": "good"}, "basically_stable", 14, False),
+        ({"risk_level": 0, "psychotic_symptoms": "gone", "insight": "partial", "social_function": "good"}, "basically_stable", 14, False),
+        ({"risk_level": 0, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "poor"}, "basically_stable", 14, False),
+        ({"risk_level": 3, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "good"}, "unstable", 14, True),
+        ({"risk_level": 0, "psychotic_symptoms": "marked", "insight": "recovered", "social_function": "good"}, "unstable", 14, True),
+        ({"risk_level": 0, "psychotic_symptoms": "gone", "insight": "absent", "social_function": "good"}, "unstable", 14, True),
+        ({"risk_level": 1, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "good", "physical_disease": "severe"}, "unstable", 14, True),
+        ({"risk_level": 1, "psychotic_symptoms": "gone", "insight": "recovered", "social_function": "good", "adverse_reaction": "severe"}, "unstable", 14, True),
     ],
 )  # fmt: skip
 def test_severe_mental_disorder_classes(kw, cls, next_days, referred):

@@ -71,7 +71,7 @@ def test_critical_bp_suggests_referral_and_raises_the_critical_value(village_doc
 def test_refer_from_follow_up_goes_through_the_referrals_service(
     village_doctor,
     contracted,
-    departments,
+    departments,  # noqa: F811 (the imported fixture)
     catalog,  # noqa: F811
 ):
     f = record(village_doctor, contracted.resident,

@@ -21,6 +21,7 @@ from countycare.familydoctor.models import (
     TeamMember,
     TerminationReason,
 )
+from countycare.referrals.models import Urgency
 
 MAX_ID = 2**63 - 1
 
@@ -237,8 +238,7 @@ class PrefillSerializer(serializers.Serializer):
 
 class ReferSerializer(serializers.Serializer):
     department = _id()
-    urgency = serializers.ChoiceField(choices=[("routine", "routine"), ("urgent", "urgent"),
-                                               ("emergency", "emergency")], required=False)  # fmt: skip
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     diagnosis_code = serializers.CharField(required=False, allow_blank=True, max_length=20)
     diagnosis_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
