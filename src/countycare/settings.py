@@ -246,6 +246,9 @@ SPECTACULAR_SETTINGS = {
         "ReferralStatusEnum": "countycare.referrals.models.ReferralStatus",
         "AppointmentStatusEnum": "countycare.referrals.models.AppointmentStatus",
         "AcceptModeEnum": "countycare.referrals.models.AcceptMode",
+        "PackageKindEnum": "countycare.familydoctor.models.PackageKind",
+        "CheckKindEnum": "countycare.familydoctor.models.CheckKind",
+        "TerminationReasonEnum": "countycare.familydoctor.models.TerminationReason",
     },
 }
 
