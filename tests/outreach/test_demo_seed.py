@@ -22,9 +22,14 @@ from countycare.outreach.models import (
 
 @pytest.mark.django_db
 def test_demo_step_seeds_a_season():
+    from django.utils import translation
+
     loader.load(build_plan(residents=60))
-    summary = seed_outreach(2024, traffic=True)
-    assert "50 circuit service points" in summary
+    with translation.override("zh-hans"):  # the demo prints in Chinese, like the rest of it
+        summary = seed_outreach(2024, traffic=True)
+    assert summary.startswith("巡诊服务点 50 个，选址计算 #")
+    assert "已记录巡诊" in summary and "派驻签到" in summary
+    assert not any(word in summary for word in ("visits", "teams", "dispatches", "service"))
     assert ServicePoint.objects.count() == 50
     run = SitingRun.objects.get()
     assert run.status == "done" and run.gap == 0

@@ -279,7 +279,10 @@ def seed_outreach(seed: int, *, traffic: bool) -> str:
         visit.services = rng.sample(SERVICES, rng.randrange(2, 5))
         visit.recorded_by_id = members_of[visit.team_id][0][0]
         visit.recorded_at = visit.left_at
-        present = members_of[visit.team_id]
+        crew = set(visit.planned_staff or [])
+        present = [m for m in members_of[visit.team_id] if m[0] in crew] or members_of[
+            visit.team_id
+        ]
         if rng.random() < 0.06:
             present = [m for m in present if m[1] != "nurse"] or present
         attendance.extend(VisitAttendance(visit=visit, staff_id=s, function=f) for s, f in present)
