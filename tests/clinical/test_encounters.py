@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from io import StringIO
 
 import pytest
@@ -113,7 +114,7 @@ def test_every_problem_at_once_and_nothing_written(tree, community_admin):
     with pytest.raises(ValidationError) as caught:
         run(community_admin, content)
     problems = caught.value.extra["problems"]
-    assert [p.split(":")[0] for p in problems] == [f"Row {n}" for n in range(3, 16)]
+    assert [re.match(r"第 (\d+) 行：", p)[1] for p in problems] == [str(n) for n in range(3, 16)]
     assert "NOPE" in problems[3] and "TA9" in problems[6]
     assert Encounter.objects.count() == 0 and EncounterImport.objects.count() == 0
 
@@ -180,6 +181,6 @@ def test_command(tree, tmp_path):
     bad.write_bytes(csv("JS1,2024-03-02,住院,,,,VA1,否,,"))
     with pytest.raises(CommandError) as caught:
         call_command("import-encounters", str(bad), "--source", "医保结算")
-    assert "Row 2" in str(caught.value)
+    assert "第 2 行" in str(caught.value) and "县域外" in str(caught.value)
     with pytest.raises(CommandError):
         call_command("import-encounters", str(tmp_path / "missing.csv"), "--source", "x")

@@ -99,7 +99,39 @@ def test_health_commission_sees_aggregates_never_resident_rows(web, health_commi
     denied = client.get(url("indicators:rows", "wh_visits", period=str(YEAR)))
     assert denied.status_code == 403 and "张安民" not in denied.content.decode()
     figures = client.get(url("indicators:rows", "in_county_visit_rate", period=str(YEAR)))
-    assert figures.status_code == 200 and "outpatient_visits" in figures.content.decode()
+    html = figures.content.decode()
+    assert figures.status_code == 200 and "伊金霍洛旗人民医院" in html and f"{YEAR}-03" in html
+    # The same aggregate rows as Excel; the visits behind a count are never exported to it.
+    book = client.get(url("indicators:export", table="rows", code="in_county_visit_rate",
+                          period=str(YEAR)))  # fmt: skip
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    cells = [c for row in sheet.iter_rows(values_only=True) for c in row]
+    assert "伊金霍洛旗人民医院" in cells and 600 in cells
+    denied = client.get(url("indicators:export", table="rows", code="wh_visits", period=str(YEAR)))
+    assert denied.status_code == 403
+
+
+def test_records_behind_a_number_exported_scoped(web, institution_admin, township_doctor, data):
+    """The visits behind township A's count, exported by its institution admin (who may export
+    residents' data): A's village only, audited; a township doctor sees no figures at all."""
+    response = web(institution_admin).get(
+        url("indicators:export", table="rows", code="wh_visits", period=str(YEAR), institution="TA")
+    )
+    assert response.status_code == 200
+    text = " ".join(
+        str(c) for row in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)
+        for c in row if c
+    )  # fmt: skip
+    assert "张安民" in text and "张北平" not in text
+    entry = AuditEntry.objects.filter(action="export", object_type="indicators").last()
+    assert entry.detail["records"] is True and entry.detail["rows"] == 1
+    assert (
+        web(township_doctor)
+        .get(url("indicators:export", table="rows", code="wh_visits", period=str(YEAR)))
+        .status_code
+        == 403
+    )
 
 
 def test_malformed_period_and_unknown_institution(web, community_admin, data):
@@ -120,6 +152,8 @@ def test_excel_exports(web, community_admin, data):
     assert [c.value for c in sheet[2]][:4] == ["序号", "指标", "指标编码", "依据"]
     codes = {row[2]: row for row in sheet.iter_rows(min_row=3, values_only=True) if row[2]}
     assert codes["in_county_visit_rate"][6] == pytest.approx(90.91)
+    trend = {r[1]: r[2] for r in book["逐月趋势"].iter_rows(min_row=3, values_only=True) if r[1]}
+    assert trend[f"{YEAR}-03"] == 2 and trend[f"{YEAR}-04"] is None  # no visit anywhere then
     per_institution = book["分机构"]
     assert any(
         r[1] == "札萨克镇卫生院" and r[5] == 1 for r in per_institution.iter_rows(values_only=True)
@@ -161,3 +195,33 @@ def test_import_page(web, community_admin, health_commission_viewer, tree):
     assert good.status_code == 302 and ImportedStatistic.objects.count() == 1
     assert client.get(url("indicators:import-template")).status_code == 200
     assert web(health_commission_viewer).get(url("indicators:imports")).status_code == 403
+
+
+def test_encounter_import_page(web, community_admin, health_commission_viewer, tree):
+    """The community office imports a settlement file from the page; a bad one lists its
+    problems (in the page, nothing written); the template downloads."""
+    from countycare.clinical.models import Encounter
+
+    client = web(community_admin)
+    header = "就诊流水号,就诊日期,就诊类型,机构编码,就诊机构名称,居住地编码"
+    bad = client.post(url("indicators:imports"), {
+        "kind": "encounters", "source": "医保结算",
+        "file": SimpleUploadedFile("s.csv", f"{header}\nJS1,2024-03-02,体检,,,VA1\n".encode()),
+    })  # fmt: skip
+    assert bad.status_code == 400 and "体检" in bad.content.decode()
+    assert Encounter.objects.count() == 0
+    good = client.post(url("indicators:imports"), {
+        "kind": "encounters", "source": "医保结算",
+        "file": SimpleUploadedFile("s.csv", f"{header}\nJS1,2024-03-02,住院,,包头市中心医院,VA1\n".encode()),
+    })  # fmt: skip
+    assert good.status_code == 302 and Encounter.objects.get().provider == "包头市中心医院"
+    page = client.get(url("indicators:imports"))
+    assert "s.csv" in page.content.decode()
+    template = client.get(url("indicators:encounter-template"))
+    assert template.status_code == 200 and "就诊流水号".encode() in template.content
+    assert (
+        web(health_commission_viewer)
+        .post(url("indicators:imports"), {"kind": "encounters"})
+        .status_code
+        == 403
+    )

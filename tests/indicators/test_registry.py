@@ -186,5 +186,8 @@ def test_walking_hospital_visits_count_and_no_data(tree, residents, village_doct
         )  # fmt: skip
     assert compute(ind("wh_visits"), tree.county, Y).value == 3
     assert compute(ind("wh_visits"), tree.township_a, Y).value == 2
-    # Township B had none in March: a real zero now that the source has data.
+    # Township B had none in March: a real zero, the county had visits that month.
     assert compute(ind("wh_visits"), tree.township_b, periods.month(YEAR, 3)).value == 0
+    # A month before anyone recorded a visit: not available, not 0.
+    before = compute(ind("wh_visits"), tree.county, periods.month(YEAR, 2))
+    assert (before.status, before.value) == ("no_data", None)

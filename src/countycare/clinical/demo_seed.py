@@ -68,57 +68,61 @@ def encounter_rows(seed: int, today: dt.date) -> list[imports.Row]:
     # Per township: how far its people go outside and how much TCM its clinics give.
     lean = {n.pk: (rng.uniform(-1, 1), rng.uniform(-1, 1)) for n in nodes.values()}
     months = _months(today)
+    towns = {pk: township(node) or node for pk, node in nodes.items()}
     rows: list[imports.Row] = []
     serial = 0
     for n, (first, last) in enumerate(months):
         progress = n / max(1, len(months) - 1)
         season = 1.2 if first.month in (1, 2, 12) else (0.9 if first.month in (7, 8) else 1.0)
         span = (last - first).days + 1
+        scale = season * span / 30.4 / 12
+        elderly_born, child_born = first.year - 65, first.year - 6
         for id_hash, village_id, birth in people:
-            age = first.year - birth.year
-            yearly = 12.0 if age >= 65 else (6.0 if age <= 6 else 5.2)
-            expected = yearly / 12 * season * span / 30.4
-            visits = int(expected) + (rng.random() < expected - int(expected))
-            if not visits:
+            if birth.year <= elderly_born:
+                expected = 12.0 * scale
+            elif birth.year >= child_born:
+                expected = 6.0 * scale
+            else:
+                expected = 5.2 * scale
+            if rng.random() >= expected:  # expected < 1: at most one visit a month
                 continue
             home = nodes[village_id]
-            town = township(home) or home
+            town = towns[village_id]
             out_lean, tcm_lean = lean[town.pk]
-            for _i in range(visits):
-                serial += 1
-                day = first + dt.timedelta(days=rng.randrange(span))
-                u = rng.random()
-                outside = 0.125 - 0.045 * progress + 0.02 * out_lean
-                hospital = outside + 0.30 - 0.05 * progress
-                if u < outside:
-                    inpatient = rng.random() < 0.35
-                    rows.append(imports.Row(
-                        0, f"JS{day:%Y%m}{serial:07d}", day,
-                        "inpatient" if inpatient else "outpatient", None, "",
-                        rng.choice(OUTSIDE), id_hash, None, False,
-                        None, _money(rng, 8000, 20000) if inpatient else _money(rng, 150, 600),
-                    ))  # fmt: skip
-                    continue
-                if u < hospital:
-                    place = hospitals[0] if rng.random() < 0.6 else rng.choice(hospitals)
-                    r = rng.random()
-                    kind = "inpatient" if r < 0.1 else ("emergency" if r < 0.18 else "outpatient")
-                    tcm_share = 0.6 if place.type == T.MONGOLIAN_MEDICINE_HOSPITAL else 0.12
-                elif home.type in LOCAL_TYPES and rng.random() < 0.55:
-                    place, kind = home, "outpatient"
-                    tcm_share = 0.31 + 0.06 * progress + 0.05 * tcm_lean
-                else:
-                    place = town
-                    r = rng.random()
-                    kind = "inpatient" if r < 0.05 else ("emergency" if r < 0.1 else "outpatient")
-                    tcm_share = 0.31 + 0.06 * progress + 0.05 * tcm_lean
-                inpatient = kind == "inpatient"
-                fund = _money(rng, 2500, 9000) if inpatient else _money(rng, 15, 90)
+            serial += 1
+            day = first + dt.timedelta(days=rng.randrange(span))
+            u = rng.random()
+            outside = 0.125 - 0.045 * progress + 0.02 * out_lean
+            hospital = outside + 0.30 - 0.05 * progress
+            if u < outside:
+                inpatient = rng.random() < 0.35
                 rows.append(imports.Row(
-                    0, f"MZ{day:%Y%m}{serial:07d}", day, kind, place.pk, place.type, "",
-                    id_hash, None, rng.random() < tcm_share,
-                    (fund / Decimal("0.68")).quantize(Decimal("0.01")), fund,
+                    0, f"JS{day:%Y%m}{serial:07d}", day,
+                    "inpatient" if inpatient else "outpatient", None, "",
+                    rng.choice(OUTSIDE), id_hash, None, False,
+                    None, _money(rng, 8000, 20000) if inpatient else _money(rng, 150, 600),
                 ))  # fmt: skip
+                continue
+            if u < hospital:
+                place = hospitals[0] if rng.random() < 0.6 else rng.choice(hospitals)
+                r = rng.random()
+                kind = "inpatient" if r < 0.1 else ("emergency" if r < 0.18 else "outpatient")
+                tcm_share = 0.6 if place.type == T.MONGOLIAN_MEDICINE_HOSPITAL else 0.12
+            elif home.type in LOCAL_TYPES and rng.random() < 0.55:
+                place, kind = home, "outpatient"
+                tcm_share = 0.31 + 0.06 * progress + 0.05 * tcm_lean
+            else:
+                place = town
+                r = rng.random()
+                kind = "inpatient" if r < 0.05 else ("emergency" if r < 0.1 else "outpatient")
+                tcm_share = 0.31 + 0.06 * progress + 0.05 * tcm_lean
+            inpatient = kind == "inpatient"
+            fund = _money(rng, 2500, 9000) if inpatient else _money(rng, 15, 90)
+            rows.append(imports.Row(
+                0, f"MZ{day:%Y%m}{serial:07d}", day, kind, place.pk, place.type, "",
+                id_hash, None, rng.random() < tcm_share,
+                (fund / Decimal("0.68")).quantize(Decimal("0.01")), fund,
+            ))  # fmt: skip
     return rows
 
 

@@ -2,14 +2,17 @@
 score per institution from weighted indicators. Each indicator with a target and a value
 scores its attainment (value ÷ target, at most 1; target ÷ value where lower is better) times
 its weight; the score is the weighted mean × 100 over the indicators that could be assessed.
-Weights: the indicator's default, overridden per county by ``indicators_assessment_weights``."""
+Weights: the indicator's default, overridden per county by ``indicators_assessment_weights``
+(a weight of 0 leaves the indicator out of the county's assessment)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
+from countycare.indicators import periods, selectors, services
 from countycare.indicators import policy as ind_policy
-from countycare.indicators import selectors, services
 from countycare.indicators.periods import Period
 from countycare.indicators.registry import HIGHER, Indicator, Outcome
 from countycare.organizations import policy
@@ -35,6 +38,15 @@ class Assessment:
     unassessed: list[Outcome] = field(default_factory=list)
 
     @property
+    def title(self) -> str:
+        """ "Half-yearly monitoring" for a half-year, "annual assessment" for a year (KPI-02)."""
+        if self.period.kind == periods.HALF:
+            return _("Half-yearly monitoring report")
+        if self.period.kind == periods.YEAR:
+            return _("Annual assessment report")
+        return _("Monthly monitoring")
+
+    @property
     def score(self) -> float | None:
         total = sum(s.weight for s in self.scored)
         if not total:
@@ -46,8 +58,9 @@ class Assessment:
         return sum(1 for s in self.scored if s.outcome.met)
 
 
-def weights() -> dict[str, float]:
-    configured = policy.value(ind_policy.ASSESSMENT_WEIGHTS) or {}
+def weights(community=None) -> dict[str, float]:
+    """The county's configured weights (``{code: weight}``), for the medical community."""
+    configured = policy.value(ind_policy.ASSESSMENT_WEIGHTS, community) or {}
     return {str(k): float(v) for k, v in configured.items()}
 
 
@@ -65,14 +78,18 @@ def attainment(outcome: Outcome) -> float | None:
 
 
 def assess(institution: Institution, period: Period) -> Assessment:
-    configured = weights()
+    from countycare.indicators.registry import Ctx
+
+    configured = weights(Ctx(institution, period).community_id)
     out = Assessment(institution, period)
     for outcome in services.outcomes_for(institution, period):
         if outcome.status == "not_applicable" or outcome.target is None:
             continue
         weight = weight_of(outcome.indicator, configured)
+        if weight <= 0:  # weighted out by the county: not part of its assessment
+            continue
         a = attainment(outcome)
-        if a is None or weight <= 0:
+        if a is None:
             out.unassessed.append(outcome)
         else:
             out.scored.append(Scored(outcome, weight, a))

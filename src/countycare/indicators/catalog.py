@@ -34,12 +34,27 @@ WALKING = group("walking_hospital", "行走的医院与共享中心", "Walking H
 WORKFORCE = group("workforce", "人才队伍与机构标准", "Workforce and facility standards")
 OUTREACH = group("outreach", "巡诊与派驻", "Circuit visits and dispatch")
 
-TELEMED = Source("telemed", "行走的医院", "Walking Hospital", has_data=s.any_rows("telemed.Visit"))
-ORDERS = Source("telemed", "远程检查申请", "exam orders", has_data=s.any_rows("telemed.ExamOrder"))
-ALERTS = Source(
-    "telemed", "危急值", "critical values", has_data=s.any_rows("telemed.CriticalAlert")
+TELEMED = Source(
+    "telemed", "行走的医院", "Walking Hospital", has_data=s.any_rows("telemed.Visit", "visited_at")
 )
-LAB = Source("lab", "检验结果（HL7）", "lab results (HL7)", has_data=s.any_rows("lab.LabResult"))
+ORDERS = Source(
+    "telemed",
+    "远程检查申请",
+    "exam orders",
+    has_data=s.any_rows("telemed.ExamOrder", "submitted_at"),
+)
+ALERTS = Source(
+    "telemed",
+    "危急值",
+    "critical values",
+    has_data=s.any_rows("telemed.CriticalAlert", "raised_at"),
+)
+LAB = Source(
+    "lab",
+    "检验结果（HL7）",
+    "lab results (HL7)",
+    has_data=s.any_rows("lab.LabResult", "arrived_at"),
+)
 RESIDENTS = Source(
     "residents", "居民档案", "resident registry", has_data=s.any_rows("residents.Resident")
 )
@@ -51,7 +66,10 @@ EQUIPMENT = Source(
     has_data=s.any_rows("organizations.Equipment"),
 )
 REFERRALS = Source(
-    "referrals", "双向转诊", "two-way referral", has_data=s.any_rows("referrals.Referral")
+    "referrals",
+    "双向转诊",
+    "two-way referral",
+    has_data=s.any_rows("referrals.Referral", "requested_at"),
 )
 CONTRACTS = Source(
     "familydoctor",
@@ -63,12 +81,14 @@ POINTS = Source(
     "outreach",
     "巡回医疗服务点",
     "circuit service points",
-    has_data=s.any_rows("outreach.ServicePoint"),
+    has_data=s.any_rows("outreach.CircuitVisit", "date"),
 )
 CIRCUITS = Source(
-    "outreach", "巡诊", "circuit visits", has_data=s.any_rows("outreach.CircuitVisit")
+    "outreach", "巡诊", "circuit visits", has_data=s.any_rows("outreach.CircuitVisit", "date")
 )
-DISPATCH = Source("outreach", "派驻", "dispatch", has_data=s.any_rows("outreach.Dispatch"))
+DISPATCH = Source(
+    "outreach", "派驻", "dispatch", has_data=s.any_rows("outreach.Dispatch", "start", until="end")
+)
 # Encounters (clinical app): HIS exports for the visits in the county, the insurance
 # settlement data for those outside it. Tried before the imported monthly statistics.
 ENCOUNTERS = s.encounter_source("就诊记录（HIS/医保结算）", "encounters (HIS / insurance settlement)",

@@ -7,8 +7,11 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from countycare.indicators.registry import Ctx, all_indicators
+
+MAX_ROWS = 100_000  # the rows behind one number in one file
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATUS_ZH = {"ok": "", "no_data": "无数据", "pending": "数据源待接入", "not_applicable": "不适用"}
 MET_ZH = {True: "达标", False: "未达标", None: ""}
@@ -78,4 +81,50 @@ def indicator_rows(outcomes) -> list[list]:
             MET_ZH[o.met], STATUS_ZH.get(o.status, o.status),
         ]
         for o in outcomes
+    ]  # fmt: skip
+
+
+def assessment_sheets(institution, period) -> list[tuple]:
+    """The half-yearly monitoring / annual assessment report (KPI-02, KPI-03) as sheets: the
+    scores per township, how each score is made (indicator, value, target, attainment,
+    weight, points), what could not be scored, and the weights in force."""
+    with translation.override("zh-hans"):  # the commission's forms are Chinese
+        return _assessment_sheets(institution, period)
+
+
+def _assessment_sheets(institution, period) -> list[tuple]:
+    from countycare.indicators import assessment
+
+    whole = assessment.assess(institution, period)
+    rows = assessment.assess_townships(institution, period)
+    tail = f"{institution.name} · {period.label}"
+    scores = [[a.institution.name, a.institution.code, a.score, a.met, len(a.scored),
+               "、".join(o.indicator.zh for o in a.unassessed)] for a in rows]  # fmt: skip
+    scores.append([f"{institution.name}（合计）", institution.code, whole.score, whole.met,
+                   len(whole.scored), "、".join(o.indicator.zh for o in whole.unassessed)])  # fmt: skip
+    detail = []
+    for a in [*rows, whole]:
+        for s in a.scored:
+            o = s.outcome
+            detail.append([
+                a.institution.name, o.indicator.zh, o.indicator.code, o.indicator.requirement,
+                o.value, o.target, MET_ZH[o.met], round(100 * s.attainment, 2), s.weight,
+                round(s.points, 4),
+            ])  # fmt: skip
+    missing = [[a.institution.name, o.indicator.zh, o.indicator.code,
+                STATUS_ZH.get(o.status, o.status) or "无数据"]
+               for a in [*rows, whole] for o in a.unassessed]  # fmt: skip
+    configured = assessment.weights(Ctx(institution, period).community_id)
+    weights = [[i.zh, i.code, i.requirement, assessment.weight_of(i, configured),
+                "县级配置" if i.code in configured else "默认"]
+               for i in all_indicators() if i.policy_key]  # fmt: skip
+    return [
+        ("考核得分", f"{whole.title}：医共体成员单位考核得分（{tail}）",
+         ["机构", "机构编码", "综合得分", "达标指标数", "参与评分指标数", "未能评分指标"], scores),
+        ("评分明细", f"考核评分明细（{tail}）",
+         ["机构", "指标", "指标编码", "依据", "指标值", "目标值", "是否达标", "完成度（%）", "权重",
+          "得分"], detail),
+        ("未评分指标", f"无数据、未参与评分的指标（{tail}）", ["机构", "指标", "指标编码", "原因"], missing),
+        ("权重", "考核权重（indicators_assessment_weights）", ["指标", "指标编码", "依据", "权重", "来源"],
+         weights),
     ]  # fmt: skip

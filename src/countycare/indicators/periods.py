@@ -84,12 +84,12 @@ class Period:
     @property
     def label(self) -> str:
         if self.kind == YEAR:
-            return _("%(year)d") % {"year": self.year}
+            return _("year %(year)d") % {"year": self.year}
         if self.kind == HALF:
             if self.start.month == 1:
                 return _("%(year)d first half") % {"year": self.year}
             return _("%(year)d second half") % {"year": self.year}
-        return f"{self.start:%Y-%m}"
+        return _("%(year)d-%(month)02d") % {"year": self.year, "month": self.start.month}
 
 
 def year(y: int) -> Period:

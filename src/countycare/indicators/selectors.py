@@ -72,7 +72,9 @@ def drill_children(institution: Institution) -> list[Institution]:
     kids = list(Institution.objects.active().filter(parent=institution).order_by("path"))
     while len(kids) == 1 and kids[0].type in (T.MEDICAL_COMMUNITY, T.COUNTY):
         kids = list(Institution.objects.active().filter(parent=kids[0]).order_by("path"))
-    skip = (T.CIRCUIT_SERVICE_POINT, T.ELDERLY_CARE_INSTITUTION, T.VILLAGE)
+    # No indicator is computed for these (a CDC holds no visits; points and villages
+    # without a clinic are counted in their township's figures).
+    skip = (T.CIRCUIT_SERVICE_POINT, T.ELDERLY_CARE_INSTITUTION, T.VILLAGE, T.CDC)
     return [k for k in kids if k.type not in skip]
 
 

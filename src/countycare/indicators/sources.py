@@ -29,11 +29,29 @@ from countycare.indicators.registry import Ctx, Source
 Measure = Callable[[Ctx], float | int | None]
 
 
-def any_rows(model_label: str) -> Callable[[Ctx], bool]:
-    """The source holds data at all (an app installed but never used reads "no data")."""
+def any_rows(
+    model_label: str, field: str | None = None, *, until: str | None = None
+) -> Callable[[Ctx], bool]:
+    """The source holds data: rows of the model at all, or (``field``) rows dated in the
+    period anywhere in the county — so a period before the app was in use reads "no data",
+    while a township without rows in a period the county has them reads a real 0.
+    ``until``: rows spanning ``field`` … ``until`` (dates) that overlap the period."""
 
     def check(ctx: Ctx) -> bool:
-        return apps.get_model(model_label).objects.exists()
+        model = apps.get_model(model_label)
+        if field is None:
+            return model.objects.exists()
+        key = f"any:{model_label}:{field}"
+        if key not in ctx.memo:
+            timed = isinstance(model._meta.get_field(field), DateTimeField)
+            start, end = (ctx.period.start_at, ctx.period.end_at) if timed else (
+                ctx.period.start, ctx.period.end)  # fmt: skip
+            if until:
+                q = Q(**{f"{field}__lt": end, f"{until}__gte": start})
+            else:
+                q = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+            ctx.memo[key] = model.objects.filter(q).exists()
+        return ctx.memo[key]
 
     return check
 

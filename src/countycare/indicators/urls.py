@@ -11,6 +11,7 @@ urlpatterns = [
     path("export.xlsx", views.export, name="export"),
     path("imports/", views.imports_page, name="imports"),
     path("imports/template.csv", views.import_template, name="import-template"),
+    path("imports/encounters-template.csv", views.encounter_template, name="encounter-template"),
     path("i/<slug:code>/", views.detail, name="detail"),
     path("i/<slug:code>/rows/", views.rows, name="rows"),
 ]

@@ -27,6 +27,7 @@ from countycare.indicators.compute import compute
 from countycare.indicators.models import StatisticImport
 from countycare.indicators.periods import Period
 from countycare.indicators.registry import GROUPS, all_indicators, get, group_name
+from countycare.organizations.models import COUNTY_HOSPITAL_TYPES
 from countycare.organizations.roles import Perm
 
 ROWS_LIMIT = 500
@@ -68,16 +69,25 @@ def _context(request: HttpRequest) -> dict:
 
 
 def _fmt(value, unit: str) -> str:
+    """Counts whole, with thousands separators; rates and money to two decimals (a rate of
+    89.99 % must not read 90.0 % beside a target of 90 % it misses)."""
     if value is None:
         return "—"
-    if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.1f}" if unit == "%" else f"{value:,.2f}"
+    return f"{value:,.0f}" if unit == "count" else f"{value:,.2f}"
+
+
+def _fmt_part(value) -> str:
+    """A numerator or denominator: a count, or an amount of money."""
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _decorate(outcomes) -> list:
     for o in outcomes:
         o.shown = _fmt(o.value, o.indicator.unit)
+        o.numerator_shown = _fmt_part(o.numerator)
+        o.denominator_shown = _fmt_part(o.denominator)
         o.target_shown = _fmt(o.target, o.indicator.unit) if o.target is not None else ""
         o.unit_label = {"%": "%", "per_10000": _("per 10,000"), "count": "", "yuan": _("yuan")}.get(
             o.indicator.unit, o.indicator.unit
@@ -111,8 +121,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "not_met": sum(1 for o in outcomes if o.met is False),
         "no_data": sum(1 for o in outcomes if o.status in ("no_data", "pending")),
     }
-    ctx.update(groups=groups, chart=chart, summary=summary,
-               children=selectors.drill_children(ctx["place"]))  # fmt: skip
+    children = selectors.drill_children(ctx["place"])
+    ctx.update(
+        groups=groups,
+        chart=chart,
+        summary=summary,
+        township_children=[c for c in children if c.type not in COUNTY_HOSPITAL_TYPES],
+        hospital_children=[c for c in children if c.type in COUNTY_HOSPITAL_TYPES],
+    )
     return render(request, "indicators/dashboard.html", ctx)
 
 
@@ -169,10 +185,32 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "indicators/detail.html", ctx)
 
 
-@login_required
-def rows(request: HttpRequest, code: str) -> HttpResponse:
-    """The rows behind a number, scoped: records only for roles that see records (never the
-    health-commission viewer), at most ROWS_LIMIT, the read audited."""
+def _yes(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _row_table(model) -> tuple[list[str], object]:
+    """Headers and a row → cells function for the rows behind a number."""
+    from countycare.indicators.models import ImportedStatistic
+
+    if model is ImportedStatistic:
+        return [_("Institution"), _("Month"), _("Metric"), _("Value")], lambda r: [
+            r.institution.name, f"{r.month:%Y-%m}", r.get_metric_display(), float(r.value),
+        ]  # fmt: skip
+    if model._meta.label_lower == "clinical.encounter":
+        return [_("Date"), _("Kind"), _("Where"), _("Residence on the day"), _("Resident"),
+                _("TCM"), _("Insurance fund paid (yuan)")], lambda r: [
+            r.date.isoformat(), r.get_kind_display(),
+            r.institution.name if r.institution_id else f"{r.provider}（{_('outside the county')}）",
+            r.residence.name if r.residence_id else "—", r.resident.name if r.resident_id else "—",
+            _yes(r.tcm), float(r.fund_paid) if r.fund_paid is not None else None,
+        ]  # fmt: skip
+    return [_("Record")], lambda r: [str(r)]
+
+
+def _rows_behind(request: HttpRequest, code: str):
+    """The rows behind a number the user may see: records only through scoped() for roles
+    that see records (never the health-commission viewer); aggregate rows for the others."""
     indicator = get(code)
     if indicator is None:
         raise Http404
@@ -190,19 +228,29 @@ def rows(request: HttpRequest, code: str) -> HttpResponse:
         raise PermissionDenied(
             _("Your role sees aggregates only, not the records behind them.")
         ) from None
+    if qs.model._meta.label_lower == "clinical.encounter":
+        visible = visible.select_related("institution", "residence", "resident")
+    return ctx, indicator, outcome, visible, qs.model
+
+
+@login_required
+def rows(request: HttpRequest, code: str) -> HttpResponse:
+    """The rows behind a number, scoped, at most ROWS_LIMIT, the read audited."""
+    ctx, indicator, outcome, visible, model = _rows_behind(request, code)
     total = visible.count()
     shown = list(visible[:ROWS_LIMIT])
-    model = qs.model
     if getattr(model, "scope_paths", None):
         audit.log(
             "search",
             actor=request.user,
             object_type=model._meta.label_lower,
-            institution=institution,
-            detail={"indicator": code, "period": period.code, "rows": len(shown)},
+            institution=ctx["place"],
+            detail={"indicator": code, "period": ctx["period"].code, "rows": len(shown)},
         )
-    ctx.update(indicator=indicator, outcome=_decorate([outcome])[0], rows=shown, total=total,
-               limit=ROWS_LIMIT, model_name=model._meta.verbose_name_plural)  # fmt: skip
+    headers, cells = _row_table(model)
+    ctx.update(indicator=indicator, outcome=_decorate([outcome])[0], headers=headers,
+               rows=[cells(r) for r in shown], total=total, limit=ROWS_LIMIT,
+               model_name=model._meta.verbose_name_plural)  # fmt: skip
     return render(request, "indicators/rows.html", ctx)
 
 
@@ -225,10 +273,18 @@ def standards_page(request: HttpRequest) -> HttpResponse:
 def assessment_page(request: HttpRequest) -> HttpResponse:
     """Half-yearly monitoring and annual assessment: scores per township (KPI-02, KPI-03)."""
     ctx = _context(request)
+    place, period = ctx["place"], ctx["period"]
+    rows = assessment.assess_townships(place, period)
+    for a in rows:
+        for s in a.scored:
+            _decorate([s.outcome])
+    from countycare.indicators.registry import Ctx
+
+    configured = assessment.weights(Ctx(place, period).community_id)
     ctx.update(
-        assessments=assessment.assess_townships(ctx["place"], ctx["period"]),
-        whole=assessment.assess(ctx["place"], ctx["period"]),
-        weights=[(i, assessment.weight_of(i, assessment.weights())) for i in all_indicators() if i.policy_key],
+        assessments=rows,
+        whole=assessment.assess(place, period),
+        weights=[(i, assessment.weight_of(i, configured)) for i in all_indicators() if i.policy_key],
     )  # fmt: skip
     return render(request, "indicators/assessment.html", ctx)
 
@@ -263,9 +319,17 @@ def export(request: HttpRequest) -> HttpResponse:
                     rows.append([child.name, child.code, o.numerator, o.denominator, o.value, o.target,
                                  exports.MET_ZH[o.met], exports.STATUS_ZH.get(o.status, "")])  # fmt: skip
             sheets.append(("分机构", f"{indicator.zh}（{title_tail}）", header, rows))
+            trend = [
+                [t["period"], t["value"], t["target"]]
+                for t in _trend(indicator, institution, period)
+            ]
+            sheets.append(("逐月趋势", f"{indicator.zh}逐月趋势（{title_tail}）",
+                           ["月份", "指标值", "目标值"], trend))  # fmt: skip
         content = exports.workbook(sheets)
         return _xlsx(request, content, f"indicators-{institution.code}-{period.code}",
                      {"table": table, "institution": institution.code, "period": period.code})  # fmt: skip
+    if table == "rows":
+        return _rows_export(request, request.GET.get("code", ""))
     if table == "standards":
         header = ["机构", "机构编码", "机构类别", "是否达标", "缺项", "依据"]
         rows = []
@@ -288,56 +352,95 @@ def export(request: HttpRequest) -> HttpResponse:
         return _xlsx(request, content, f"facility-standards-{institution.code}",
                      {"table": table, "institution": institution.code})  # fmt: skip
     if table == "assessment":
-        header = ["机构", "机构编码", "综合得分", "达标指标数", "参与评分指标数", "未能评分指标"]
-        rows = []
-        for a in assessment.assess_townships(institution, period):
-            rows.append([a.institution.name, a.institution.code, a.score, a.met, len(a.scored),
-                         "、".join(o.indicator.zh for o in a.unassessed)])  # fmt: skip
-        content = exports.workbook(
-            [("考核得分", f"医共体成员单位考核得分（{title_tail}）", header, rows)]
-        )
+        content = exports.workbook(exports.assessment_sheets(institution, period))
         return _xlsx(request, content, f"assessment-{institution.code}-{period.code}",
                      {"table": table, "institution": institution.code, "period": period.code})  # fmt: skip
     raise Http404
+
+
+def _rows_export(request: HttpRequest, code: str) -> HttpResponse:
+    """The rows behind a number as Excel: aggregate rows for aggregate viewers; records only
+    for roles that may export residents' data (EXPORT_RESIDENTS), scoped and audited."""
+    ctx, indicator, _outcome, visible, model = _rows_behind(request, code)
+    records = bool(getattr(model, "scope_paths", None))
+    if records and not request.user.has_perm(f"countycare.{Perm.EXPORT_RESIDENTS}"):
+        raise PermissionDenied(_("Your role may not export residents' records."))
+    headers, cells = _row_table(model)
+    place, period = ctx["place"], ctx["period"]
+    rows = [cells(r) for r in visible[: exports.MAX_ROWS]]
+    content = exports.workbook([(
+        "明细", f"{indicator.zh}：{model._meta.verbose_name_plural}（{place.name} · {period.label}）",
+        headers, rows,
+    )])  # fmt: skip
+    return _xlsx(request, content, f"rows-{indicator.code}-{place.code}-{period.code}",
+                 {"table": "rows", "indicator": code, "institution": place.code,
+                  "period": period.code, "rows": len(rows), "records": records})  # fmt: skip
 
 
 def _can_import(user) -> bool:
     return user.has_perm(f"countycare.{Perm.MANAGE_MASTER_DATA}")
 
 
+def _encounters_installed() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("countycare.clinical")
+
+
 @login_required
 def imports_page(request: HttpRequest) -> HttpResponse:
-    """Import periodic statistics (CSV or Excel): every problem listed, nothing half-written."""
+    """Import monthly statistics or encounters (CSV or Excel): every problem listed, nothing
+    half-written. Encounters go to the clinical app (its service validates and stores them)."""
     if not _can_import(request.user):
         raise PermissionDenied(_("Your role does not allow this action."))
     problems: list[str] = []
+    kind = request.POST.get("kind", "statistics")
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
             problems = [_("Choose a CSV or Excel file to import.")]
         else:
             try:
-                batch = services.import_statistics(
-                    user=request.user,
-                    file_name=upload.name,
-                    content=upload.read(imports.MAX_BYTES + 1),
-                    source=request.POST.get("source", ""),
-                )
+                if kind == "encounters" and _encounters_installed():
+                    from countycare.clinical import imports as encounter_imports
+                    from countycare.clinical import services as clinical
+
+                    batch = clinical.import_encounters(
+                        user=request.user,
+                        file_name=upload.name,
+                        content=upload.read(encounter_imports.MAX_BYTES + 1),
+                        source=request.POST.get("source", ""),
+                    )
+                    done = _("%(n)d encounters imported from %(file)s (%(new)d new).") % {
+                        "n": batch.rows, "file": batch.file_name, "new": batch.created}  # fmt: skip
+                else:
+                    batch = services.import_statistics(
+                        user=request.user,
+                        file_name=upload.name,
+                        content=upload.read(imports.MAX_BYTES + 1),
+                        source=request.POST.get("source", ""),
+                    )
+                    done = _("%(n)d figures imported from %(file)s.") % {
+                        "n": batch.rows, "file": batch.file_name}  # fmt: skip
             except DomainError as exc:
                 problems = [str(exc.message), *exc.extra.get("problems", [])]
             else:
-                messages.success(
-                    request,
-                    _("%(n)d figures imported from %(file)s.")
-                    % {"n": batch.rows, "file": batch.file_name},
-                )
+                messages.success(request, done)
                 return redirect("indicators:imports")
+    encounter_batches = []
+    if _encounters_installed():
+        from countycare.clinical.models import EncounterImport
+
+        encounter_batches = EncounterImport.objects.select_related("imported_by")[:10]
     return render(
         request,
         "indicators/imports.html",
         {
             "problems": problems,
+            "failed_kind": kind if problems else "",
             "batches": StatisticImport.objects.select_related("imported_by")[:20],
+            "encounters": _encounters_installed(),
+            "encounter_batches": encounter_batches,
             "metrics": [(code, label, "、".join(imports.METRIC_ZH.get(code, ()))) for code, label in imports.Metric.choices],
         },
         status=400 if problems else 200,
@@ -350,4 +453,17 @@ def import_template(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Your role does not allow this action."))
     response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="statistics-template.csv"'
+    return response
+
+
+@login_required
+def encounter_template(request: HttpRequest) -> HttpResponse:
+    if not _can_import(request.user) or not _encounters_installed():
+        raise PermissionDenied(_("Your role does not allow this action."))
+    from countycare.clinical import imports as encounter_imports
+
+    response = HttpResponse(
+        encounter_imports.template_csv(), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="encounters-template.csv"'
     return response

@@ -7,6 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from countycare.core.errors import DomainError
 from countycare.indicators import periods, services
@@ -41,11 +42,16 @@ class Command(BaseCommand):
         if code:
             institution = Institution.objects.filter(code=code).first()
             if institution is None:
-                raise CommandError(f"No institution has the code “{code}”.")
+                raise CommandError(
+                    _("No institution has the code “%(code)s”; leave out --institution for the "
+                      "whole county.") % {"code": code}
+                )  # fmt: skip
         else:
             institution = Institution.objects.filter(parent__isnull=True).order_by("path").first()
             if institution is None:
-                raise CommandError("There are no institutions yet (run `countycare demo`).")
+                raise CommandError(
+                    _("There are no institutions yet (run `countycare demo`, or load yours).")
+                )
         with translation.override(translation.get_language() or "zh-hans"):
             outcomes = services.outcomes_for(institution, period)
             if options["json"]:
@@ -56,9 +62,10 @@ class Command(BaseCommand):
             labels = dict(IndicatorValue.Status.choices)
             self.stdout.write(f"{institution.name} ({institution.code}) · {period.code}")
             for o in outcomes:
-                met = {True: "met", False: "not met", None: ""}[o.met]
+                met = {True: _("met"), False: _("not met"), None: ""}[o.met]
                 status = "" if o.status == "ok" else f"[{labels[o.status]}]"
                 self.stdout.write(
                     f"{o.indicator.code:36} {_fmt(o.numerator):>14} / {_fmt(o.denominator):<14} "
-                    f"= {_fmt(o.value):>10}  target {_fmt(o.target):>6}  {met} {status}  {o.indicator.name}"
+                    f"= {_fmt(o.value):>10}  {_('target')} {_fmt(o.target):>6}  {met} {status}  "
+                    f"{o.indicator.name}"
                 )
