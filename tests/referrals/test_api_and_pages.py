@@ -228,3 +228,25 @@ def test_catalog_page_lists_the_wrong_rows(web, community_admin, catalog):
     export = client.get("/referrals/catalogs/export.csv")
     assert export["Content-Type"].startswith("text/csv")
     assert export.content.startswith("\ufeff".encode()) and b"I10.x00" in export.content
+
+
+def test_reschedule_and_call_off_over_the_api(api, catalog, departments, residents, session,
+                                              village_doctor, specialist, hospital_admin):  # fmt: skip
+    client = api(village_doctor)
+    pk = client.post(REFERRALS, _body(departments, residents), format="json").json()["id"]
+    first, second = list(session.slots.filter(reserved=False))[:2]
+    hospital = api(specialist)
+    hospital.post(f"{REFERRALS}{pk}/accept/", {"mode": "appointment", "slot": first.pk},
+                  format="json")  # fmt: skip
+    r = hospital.post(f"{REFERRALS}{pk}/reschedule/", {"slot": second.pk, "reason": "专家停诊"},
+                      format="json", HTTP_IDEMPOTENCY_KEY="re-1")  # fmt: skip
+    assert r.status_code == 200 and r.json()["appointment"]["slot"]["id"] == second.pk
+    again = hospital.post(f"{REFERRALS}{pk}/reschedule/", {"slot": second.pk, "reason": "专家停诊"},
+                          format="json", HTTP_IDEMPOTENCY_KEY="re-1")  # fmt: skip
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    r = api(hospital_admin).post(f"/api/v1/clinic-sessions/{session.pk}/cancel/",
+                                 {"reason": "专家外出"}, format="json")  # fmt: skip
+    assert r.status_code == 409 and r.json()["code"] == "referral_appointments"
+    r = api(hospital_admin).post(f"/api/v1/clinic-sessions/{session.pk}/cancel/", {},
+                                 format="json")  # fmt: skip
+    assert r.status_code == 400 and "reason" in r.json()["errors"]

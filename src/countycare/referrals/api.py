@@ -8,11 +8,12 @@ booking. Reads of a referral are audited.
 
 * ``referrals/`` — list (``direction``, ``status``, ``side=in|out``, ``resident``), create
   (``direction``: ``up`` | ``down`` | ``out``), detail; actions ``accept``, ``decline``,
-  ``cancel``, ``arrive``, ``discharge`` (optionally with ``down``), ``approve``;
+  ``cancel``, ``arrive``, ``discharge`` (optionally with ``down``), ``approve``,
+  ``reschedule``;
   ``suggest/?code=`` (is it in my catalog? REF-02), ``board/`` (per institution),
   ``figures/?institution=&start=&end=`` (indicator counts, VIEW_AGGREGATES).
 * ``referral-departments/``, ``disease-catalogs/`` (+ ``upload/``, multipart ``file``).
-* ``clinic-sessions/`` (publish, MANAGE_SCHEDULES), ``appointment-slots/?department=``,
+* ``clinic-sessions/`` (publish, MANAGE_SCHEDULES; ``cancel``), ``appointment-slots/?department=``,
   ``appointments/`` (book; ``cancel``, ``no-show``, ``attended``).
 * ``referral-notifications/`` (+ ``read/``).
 """
@@ -56,6 +57,7 @@ from countycare.referrals.serializers import (
     ReferralOptionalReasonSerializer,
     ReferralReasonSerializer,
     ReferralSerializer,
+    RescheduleSerializer,
     SessionCreateSerializer,
     SessionSerializer,
     SlotFilter,
@@ -331,6 +333,19 @@ class ReferralViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         )  # fmt: skip
 
     @extend_schema(
+        summary=gettext_lazy("Another appointment time for an accepted upward referral"),
+        parameters=[IDEMPOTENCY_KEY],
+        request=RescheduleSerializer,
+        responses={200: ReferralDetailSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        return self._move(
+            request, pk, "reschedule", RescheduleSerializer,
+            lambda d: services.reschedule(request.user, pk, slot=d["slot"], reason=d["reason"]),
+        )  # fmt: skip
+
+    @extend_schema(
         summary=gettext_lazy("Approve an out-of-county referral"),
         parameters=[IDEMPOTENCY_KEY],
         request=ReferralOptionalReasonSerializer,
@@ -494,6 +509,21 @@ class SessionViewSet(Mixin, mixins.ListModelMixin, viewsets.GenericViewSet):
             return status.HTTP_201_CREATED, to_json(SessionSerializer(session).data)
 
         return _post(request, "referrals.session.create", run)
+
+    @extend_schema(
+        summary=gettext_lazy("Call a session off: bookings without a referral are cancelled"),
+        parameters=[IDEMPOTENCY_KEY],
+        request=ReferralReasonSerializer,
+        responses={200: SessionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        def run():
+            reason = _parse(ReferralReasonSerializer, request.data)["reason"]
+            session = appointments.cancel_session(request.user, pk, reason=reason)
+            return status.HTTP_200_OK, to_json(SessionSerializer(session).data)
+
+        return _post(request, f"referrals.session.cancel.{pk}", run)
 
 
 class SlotViewSet(Mixin, viewsets.ViewSet):

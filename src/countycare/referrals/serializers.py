@@ -170,6 +170,11 @@ class AcceptSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
+class RescheduleSerializer(serializers.Serializer):
+    slot = _id()
+    reason = serializers.CharField(max_length=300)
+
+
 class ReferralReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
