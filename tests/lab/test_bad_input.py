@@ -90,6 +90,10 @@ def test_missing_msh_fields_are_rejected(make_oru, cbc_order, field_no):
     result = ingest(rebuild(["|".join(fields), *rest]))
     assert answer(result) == ("AR", "101", f"MSH^1^{field_no}")
     assert f"MSH-{field_no}" in result.message.reason and nothing_stored()
+    # Answered to the sender's control ID whenever it sent one.
+    control_id = "" if field_no == 10 else "BC5390-000123"
+    assert str(hl7.parse(result.ack).segment("MSA")(2)) == control_id
+    assert result.message.control_id == control_id
 
 
 def test_unsupported_version_and_processing_id(make_oru, cbc_order):
@@ -212,7 +216,7 @@ def test_a_unit_that_contradicts_the_test(make_oru, cbc_order):
     rows = [("6690-2", "WBC", "6.5", "10*9/L", "", ""), ("718-7", "HGB", "118", "10*9/L", "", "")]
     result = ingest(make_oru(obx=rows))
     assert answer(result) == ("AE", "103", "OBX^2^6")
-    assert "'10*9/L' does not fit HGB 718-7" in result.message.reason
+    assert "'10*9/L' does not fit HGB 718-7 (g/L, g/dL)" in result.message.reason
     assert nothing_stored()
 
 

@@ -137,6 +137,15 @@ def _parse(raw: str):
             location="MSH",
             reject=True,
         ) from exc
+    try:
+        _check_msh(msh)
+    except Problem as problem:
+        problem.msg = msg  # parsed: the ACK still answers the sender and its control ID
+        raise
+    return msg
+
+
+def _check_msh(msh) -> None:
     required = (
         (9, gettext_noop("MSH-9 (message type) is missing.")),
         (10, gettext_noop("MSH-10 (message control ID) is missing.")),
@@ -168,7 +177,6 @@ def _parse(raw: str):
             location="MSH^1^11",
             reject=True,
         )
-    return msg
 
 
 def _envelope(msg) -> ack.Envelope:
@@ -224,8 +232,11 @@ def ingest(
     try:
         msg = _parse(raw)
     except Problem as problem:
-        row = _new_row(raw, size, received_at, ack.Envelope(), "", "", "", "")
-        return _dead(row, ack.Envelope(), problem)
+        parsed = getattr(problem, "msg", None)
+        if parsed is None:
+            row = _new_row(raw, size, received_at, ack.Envelope(), "", "", "", "")
+            return _dead(row, ack.Envelope(), problem)
+        return _rejected(parsed, raw, size, received_at, problem)
     envelope = _envelope(msg)
     sender = _sender(envelope)
     control_id = envelope.control_id[:64]
@@ -268,6 +279,30 @@ def ingest(
     problem = Problem(gettext_noop("The message could not be stored."), code=ack.ERR_INTERNAL)
     row = _new_row(raw, size, received_at, envelope, sender, "", message_type, digest)
     return _dead(row, envelope, problem, status=MessageStatus.ERROR)
+
+
+def _rejected(msg, raw: str, size: int, received_at, problem: Problem) -> Result:
+    """AR for a message whose MSH could be read but is not acceptable (a missing field, a
+    version or processing ID we do not take): answered to its sender and control ID, and a
+    resend is answered the same without a second row."""
+    envelope = _envelope(msg)
+    sender, control_id = _sender(envelope), envelope.control_id[:64]
+    digest = digest_of(_normalized(raw))
+    if control_id:
+        existing, _original = _lookup(sender, control_id, digest)
+        if existing is not None:
+            return _dead(existing, envelope, problem, status=MessageStatus.DEAD_LETTER)
+    message_type = "^".join(p for p in (oru.text(msg.segment("MSH"), 9, 1), envelope.trigger) if p)[
+        :40
+    ]
+    row = _new_row(raw, size, received_at, envelope, sender, control_id, message_type, digest)
+    try:
+        return _dead(row, envelope, problem)
+    except IntegrityError:
+        # Another copy of this control ID (other content) was stored first: keep this one
+        # without the control ID, so it is still kept whole.
+        row.pk, row.control_id = None, ""
+        return _dead(row, envelope, problem)
 
 
 def _lookup(sender: str, control_id: str, digest: str):

@@ -578,7 +578,7 @@ def _unit(reader: Reader, obx, seq: int, code: str, name: str, mapped: str) -> s
             _note(reader, seq, code, name, f"no unit sent, read as {test.canonical}")
         return test.canonical
     if not units.accepts(code, unit):
-        expected = ", ".join(sorted({u or "-" for u in test.units}))[:120]
+        expected = ", ".join(test.shown) or "-"
         raise Problem(
             gettext_noop("OBX^%(seq)d: the unit %(unit)s does not fit %(test)s (%(expected)s)."),
             {"seq": seq, "unit": repr(unit), "test": f"{name} {code}", "expected": expected},

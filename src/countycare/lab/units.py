@@ -23,43 +23,59 @@ D = Decimal
 SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 POWER = re.compile(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 
-# Unit families: normalized unit → factor to the family's canonical unit.
-COUNT_9 = {"10*9/l": D(1), "10*3/ul": D(1), "k/ul": D(1), "/nl": D(1), "10*3/mm3": D(1)}
-COUNT_12 = {"10*12/l": D(1), "10*6/ul": D(1), "m/ul": D(1), "/pl": D(1), "10*6/mm3": D(1)}
-MASS_G_L = {"g/l": D(1), "g/dl": D(10)}
+# Unit families: the unit as people write it → the factor to the family's canonical unit
+# (None: no fixed factor). Compared after normalize().
+COUNT_9 = {"10*9/L": D(1), "10*3/uL": D(1), "K/uL": D(1), "/nL": D(1), "10*3/mm3": D(1)}
+COUNT_12 = {"10*12/L": D(1), "10*6/uL": D(1), "M/uL": D(1), "/pL": D(1), "10*6/mm3": D(1)}
+MASS_G_L = {"g/L": D(1), "g/dL": D(10)}
 PERCENT = {"%": D(1)}
-FRACTION = {"%": D(1), "l/l": D(100), "1": D(100)}
-FEMTOLITRE = {"fl": D(1), "um3": D(1)}
+FRACTION = {"%": D(1), "L/L": D(100), "1": D(100)}
+FEMTOLITRE = {"fL": D(1), "um3": D(1)}
 PICOGRAM = {"pg": D(1)}
 # Glucose: 1 mmol/L = 18.016 mg/dL (molar mass 180.16 g/mol).
-GLUCOSE = {"mmol/l": D(1), "mg/dl": D(1) / D("18.016")}
+GLUCOSE = {"mmol/L": D(1), "mg/dL": D(1) / D("18.016")}
 HBA1C = {"%": D(1), "mmol/mol": None}
-ELECTROLYTE = {"mmol/l": D(1), "meq/l": D(1)}  # monovalent ions: 1 mEq = 1 mmol
+ELECTROLYTE = {"mmol/L": D(1), "mEq/L": D(1)}  # monovalent ions: 1 mEq = 1 mmol
 NO_UNIT = {"": D(1), "1": D(1)}
-PH = {"": D(1), "1": D(1), "[ph]": D(1), "ph": D(1)}
+PH = {"": D(1), "1": D(1), "[pH]": D(1), "pH": D(1)}
 # Test-strip blocks: ordinal, the unit only says what the block's number means.
-STRIP_PROTEIN = {"": None, "g/l": None, "mg/dl": None}
-STRIP_GLUCOSE = {"": None, "mmol/l": None, "mg/dl": None}
-STRIP_BLOOD = {"": None, "cell/ul": None, "/ul": None, "ery/ul": None, "rbc/ul": None,
-               "mg/dl": None}  # fmt: skip
-STRIP_LEUKOCYTES = {"": None, "cell/ul": None, "/ul": None, "leu/ul": None, "wbc/ul": None}
-STRIP_BILIRUBIN = {"": None, "umol/l": None, "mg/dl": None}
-STRIP_UROBILINOGEN = {"": None, "umol/l": None, "mg/dl": None, "eu/dl": None}
+STRIP_PROTEIN = {"": None, "g/L": None, "mg/dL": None}
+STRIP_GLUCOSE = {"": None, "mmol/L": None, "mg/dL": None}
+STRIP_BLOOD = {"": None, "Cell/uL": None, "/uL": None, "Ery/uL": None, "mg/dL": None}
+STRIP_LEUKOCYTES = {"": None, "Cell/uL": None, "/uL": None, "Leu/uL": None}
+STRIP_BILIRUBIN = {"": None, "umol/L": None, "mg/dL": None}
+STRIP_UROBILINOGEN = {"": None, "umol/L": None, "mg/dL": None, "EU/dL": None}
 STRIP_PRESENCE = {"": None}
+
+
+def normalize(unit: str) -> str:
+    """A unit as compared: lower case, no spaces, ``^`` and ``×`` as UCUM's ``*``, micro as
+    ``u``, superscript digits as powers (``×10⁹/L`` → ``10*9/l``)."""
+    text = (unit or "").strip().replace("µ", "u").replace("μ", "u")
+    text = POWER.sub(lambda m: "10*" + m[1].translate(SUPERSCRIPTS), text)
+    text = re.sub(r"^[×xX]\s*(?=10)", "", text)
+    return text.replace("^", "*").replace(" ", "").lower()
 
 
 @dataclass(frozen=True)
 class TestKind:
     """``numeric``: the result is a number (a text result is an error, unless it is a
-    comparison such as ``<0.1``); ``units``: normalized unit → factor to ``canonical``."""
+    comparison such as ``<0.1``); ``units``: normalized unit → factor to ``canonical``;
+    ``shown``: the accepted units as written, for a message a person reads."""
 
     canonical: str
     units: dict[str, Decimal | None]
     numeric: bool = True
+    shown: tuple[str, ...] = ()
 
 
-def _kind(canonical: str, units: dict, numeric: bool = True) -> TestKind:
-    return TestKind(canonical, units, numeric)
+def _kind(canonical: str, family: dict, numeric: bool = True) -> TestKind:
+    return TestKind(
+        canonical,
+        {normalize(unit): f for unit, f in family.items()},
+        numeric,
+        tuple(u for u in family if u),
+    )
 
 
 # LOINC code → what the test is. CBC (WS/T 405-2012 parameters), glucose, HbA1c, and the
@@ -107,15 +123,6 @@ TESTS: dict[str, TestKind] = {
 # Not results: the patient's age as some analyzers report it beside the results (Mindray-
 # protocol analyzers send OBX 30525-0 "Age"; the platform knows the birth date).
 NOT_RESULTS = {"30525-0", "21612-7"}
-
-
-def normalize(unit: str) -> str:
-    """A unit as compared: lower case, no spaces, ``^`` and ``×`` as UCUM's ``*``, micro as
-    ``u``, superscript digits as powers (``×10⁹/L`` → ``10*9/l``)."""
-    text = (unit or "").strip().replace("µ", "u").replace("μ", "u")
-    text = POWER.sub(lambda m: "10*" + m[1].translate(SUPERSCRIPTS), text)
-    text = re.sub(r"^[×xX]\s*(?=10)", "", text)
-    return text.replace("^", "*").replace(" ", "").lower()
 
 
 def kind(code: str) -> TestKind | None:

@@ -27,7 +27,7 @@ from countycare.core.errors import DomainError
 from countycare.core.scoping import scoped
 from countycare.lab import devices, selectors, services, stats
 from countycare.lab.forms import EntryForm, MappingForm
-from countycare.lab.models import Hl7Message, MessageStatus
+from countycare.lab.models import Analyzer, Hl7Message, MessageStatus
 from countycare.organizations.roles import Perm
 from countycare.organizations.selectors import primary_institution
 from countycare.residents import selectors as resident_selectors
@@ -86,7 +86,10 @@ ERROR_TEXT = {
     "102": gettext_lazy("Data type error"),
     "103": gettext_lazy("Table value not found"),
     "200": gettext_lazy("Unsupported message type"),
+    "202": gettext_lazy("Unsupported processing ID"),
+    "203": gettext_lazy("Unsupported version ID"),
     "204": gettext_lazy("Unknown key identifier"),
+    "205": gettext_lazy("Duplicate key identifier"),
     "207": gettext_lazy("Application internal error"),
 }
 
@@ -266,8 +269,14 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
     qs = selectors.dead_letters(request.user, sender=sender, error_code=code)
     page = Paginator(qs, DEAD_LETTERS_PAGE).get_page(request.GET.get("page"))
     counts = selectors.dead_letter_counts(request.user)
+    names = Analyzer.labels()
     for c in counts["by_code"]:
         c["label"] = ERROR_TEXT.get(c["error_code"], "")
+    for c in counts["by_sender"]:
+        c["label"] = names.get(c["sender"], "")
+    for m in page:
+        m.analyzer = names.get(m.sender, "")
+        m.error_text = ERROR_TEXT.get(m.error_code, "")
     return render(
         request,
         "lab/dead_letters.html",
@@ -290,14 +299,11 @@ def _dead_letter(request: HttpRequest, pk: int) -> Hl7Message:
 def dead_letter(request: HttpRequest, pk: int) -> HttpResponse:
     row = _dead_letter(request, pk)
     audit.log(audit.Action.READ, actor=request.user, obj=row, detail={"view": "dead-letter"})
-    missing = selectors.missing_code(row)
+    missing = selectors.missing_codes(row)
+    first = missing[0] if missing else None
     form = MappingForm(
-        initial={
-            "local_code": missing.local_code,
-            "name": missing.text,
-            "unit": missing.unit,
-        }
-        if missing
+        initial={"local_code": first.local_code, "name": first.text, "unit": first.unit}
+        if first
         else None
     )
     return _dead_letter_page(request, row, form, missing)
@@ -305,17 +311,30 @@ def dead_letter(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _dead_letter_page(request, row, form, missing, status=200) -> HttpResponse:
     segments = [s for s in row.raw.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s]
+    error_segment = row.error_location.split("^")[0] if row.error_location else ""
+    try:
+        error_seq = int(row.error_location.split("^")[1]) if error_segment else 0
+    except (IndexError, ValueError):
+        error_seq = 0
+    lines, seen = [], {}
+    for text in segments[:500]:
+        name = text[:3]
+        seen[name] = seen.get(name, 0) + 1
+        at_error = name == error_segment and (error_seq in (0, seen[name]) or name == "MSH")
+        lines.append({"text": text, "error": at_error})
     return render(
         request,
         "lab/dead_letter.html",
         {
             "row": row,
-            "segments": segments[:500],
+            "analyzer": Analyzer.labels().get(row.sender, ""),
+            "lines": lines,
             "more_segments": max(0, len(segments) - 500),
             "missing": missing,
             "form": form,
             "error_text": ERROR_TEXT.get(row.error_code, ""),
             "is_dead": row.status != MessageStatus.ACCEPTED,
+            "notes": [n for n in row.notes.splitlines() if n.strip()],
         },
         status=status,
     )
@@ -337,7 +356,7 @@ def dead_letter_replay(request: HttpRequest, pk: int) -> HttpResponse:
             % {"n": done.observation_count},
         )
     else:
-        messages.warning(request, _("Still failing: %(reason)s") % {"reason": done.reason})
+        messages.warning(request, _("Still failing: %(reason)s") % {"reason": done.reason_display})
     return redirect("lab:dead-letter", pk=row.pk)
 
 
@@ -346,7 +365,7 @@ def dead_letter_replay(request: HttpRequest, pk: int) -> HttpResponse:
 def dead_letter_map(request: HttpRequest, pk: int) -> HttpResponse:
     row = _dead_letter(request, pk)
     form = MappingForm(request.POST)
-    missing = selectors.missing_code(row)
+    missing = selectors.missing_codes(row)
     if form.is_valid():
         try:
             mapping, accepted, failed = services.map_code_and_replay(
@@ -357,9 +376,16 @@ def dead_letter_map(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _(
-                    "%(local)s is now read as LOINC %(loinc)s. Replayed: %(ok)d accepted, "
-                    "%(failed)d still failing."
+                (
+                    _(
+                        "%(local)s is now read as LOINC %(loinc)s. Replayed: %(ok)d accepted, "
+                        "%(failed)d still failing."
+                    )
+                    if not mapping.ignore
+                    else _(
+                        "%(local)s is now received as not a result. Replayed: %(ok)d accepted, "
+                        "%(failed)d still failing."
+                    )
                 )
                 % {
                     "local": mapping.local_code,
