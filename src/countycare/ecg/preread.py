@@ -45,6 +45,11 @@ SATURATION_FRACTION = 0.05  # …when they cover this share of the record
 NOISE_RATIO = 0.2
 NOISE_MIN_UV = 20.0
 WANDER_UV = 2500.0  # peak-to-peak of the < 0.5 Hz baseline (2.5 mV)
+# Beat agreement between each lead alone and all leads together (bSQI, Li, Mark, Moody &
+# Clifford, Physiol. Meas. 2008): a record whose median lead agrees less than this has beats
+# hidden by noise or artefact. 0.8: the usual "acceptable" bound; every record of the tuning
+# part is ≥ 0.85.
+BSQI_MIN = 0.8
 MIN_DURATION_S = 5.0  # shorter strips cannot be judged (≥ 4 beats at 50 bpm); refused at upload
 
 # --- rhythm (AHA/ACC/HRS 2009) ----------------------------------------------------------------
@@ -116,6 +121,7 @@ REASON_TEXT = {
     "noise": "干扰过大",
     "wander": "基线漂移过大",
     "too_short": "记录过短",
+    "beats_unclear": "各导联心搏识别不一致（干扰或伪差）",
 }
 
 
@@ -316,14 +322,15 @@ def _envelopes(rows: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return env, amplitudes
 
 
-def detect_beats(x: np.ndarray | list, fs: float) -> np.ndarray:
+def detect_beats(x: np.ndarray | list, fs: float, agreement: list | None = None) -> np.ndarray:
     """R-peak sample indices from one lead (an array) or several leads (a list of arrays or
     a 2-D array), whose envelopes are normalised and averaged: T waves are less consistent
     across leads than QRS complexes. Candidates are envelope peaks ≥ 200 ms apart above
     30 % of a robust level (the median of the 8 highest peaks, so one huge ectopic beat does
     not hide the others); a peak within 360 ms of the previous one with less than half its
     height is a T wave (Pan–Tompkins); a beat is then moved to the largest |deflection| of the
-    0.5–40 Hz signal within ±60 ms. Deflections under MIN_QRS_UV are not beats."""
+    0.5–40 Hz signal within ±60 ms. Deflections under MIN_QRS_UV are not beats. With an
+    ``agreement`` list, each lead's bSQI is appended to it."""
     if isinstance(x, list):
         rows = np.vstack([np.asarray(r, dtype=np.float64) for r in x])
     else:
@@ -343,10 +350,48 @@ def detect_beats(x: np.ndarray | list, fs: float) -> np.ndarray:
     if weight == 0:
         return np.zeros(0, dtype=int)
     total /= weight
+    kept = _envelope_beats(total, fs)
+    if not kept:
+        return np.zeros(0, dtype=int)
+    main = rows[int(np.argmax(amplitudes))]
+    wide = bandpass(main, fs, 0.5, 40.0)
+    half = int(0.06 * fs)
+    refined = []
+    for p in kept:
+        a, b = max(p - half, 0), min(p + half + 1, len(main))
+        refined.append(a + int(np.argmax(np.abs(wide[a:b]))))
+    beats = np.unique(np.asarray(refined, dtype=int))
+    if agreement is not None:
+        # bSQI (Li, Mark, Moody & Clifford 2008): per lead, the beats found in that lead
+        # alone against the beats of all leads together, matched within 150 ms:
+        # matched / (n_lead + n_all − matched). Leads without a QRS-sized signal: NaN.
+        tol = int(0.15 * fs)
+        ref = np.asarray(kept)
+        for i in range(len(rows)):
+            level = np.percentile(env[i], 99.5)
+            if amplitudes[i] < MIN_QRS_UV / 2 or level <= 0:
+                agreement.append(float("nan"))
+                continue
+            own = np.asarray(_envelope_beats(np.minimum(env[i] / level, 3.0), fs))
+            if not len(own):
+                agreement.append(0.0)
+                continue
+            idx = np.searchsorted(ref, own)
+            near = np.minimum(
+                np.abs(own - ref[np.clip(idx, 0, len(ref) - 1)]),
+                np.abs(own - ref[np.clip(idx - 1, 0, len(ref) - 1)]),
+            )
+            matched = int((near <= tol).sum())
+            agreement.append(matched / (len(own) + len(ref) - matched))
+    return beats
+
+
+def _envelope_beats(total: np.ndarray, fs: float) -> list[int]:
+    """Beats on a normalised QRS envelope (see ``detect_beats``)."""
     distance = max(int(0.2 * fs), 1)
     cand, _props = signal.find_peaks(total, distance=distance)
     if not len(cand):
-        return np.zeros(0, dtype=int)
+        return []
     heights = total[cand]
     top = np.sort(heights)[-8:]
     level = float(np.median(top))
@@ -363,16 +408,7 @@ def detect_beats(x: np.ndarray | list, fs: float) -> np.ndarray:
                 continue
         kept.append(int(p))
         kept_h.append(float(h))
-    if not kept:
-        return np.zeros(0, dtype=int)
-    main = rows[int(np.argmax(amplitudes))]
-    wide = bandpass(main, fs, 0.5, 40.0)
-    half = int(0.06 * fs)
-    refined = []
-    for p in kept:
-        a, b = max(p - half, 0), min(p + half + 1, len(main))
-        refined.append(a + int(np.argmax(np.abs(wide[a:b]))))
-    return np.unique(np.asarray(refined, dtype=int))
+    return kept
 
 
 # --- rhythm features -------------------------------------------------------------------------------
@@ -433,8 +469,11 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
     idx = [wf.leads.index(name) for name in q.usable]
     rows = wf.samples[idx].astype(np.float64)
     result.lead_used = "II" if "II" in q.usable else q.usable[0]
-    beats = detect_beats(rows, wf.fs)
+    agreement: list[float] = []
+    beats = detect_beats(rows, wf.fs, agreement=agreement)
     result.beats = [int(b) for b in beats]
+    valid = [a for a in agreement if np.isfinite(a)]
+    bsqi = round(float(np.median(valid)), 3) if valid else None
     duration = wf.duration
     if len(beats):
         gaps = np.diff(np.concatenate(([0], beats, [wf.n_samples - 1]))) / wf.fs
@@ -448,6 +487,11 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
         if len(rr) >= 3:
             result.rr_cv = round(float(rr.std() / rr.mean()), 3)
     result.rhythm = rr_features(rr)
+    result.rhythm["bsqi"] = bsqi
+    if bsqi is not None and bsqi < BSQI_MIN and len(beats) >= 2:
+        # The leads do not agree on where the beats are: noise or artefact, not a rhythm.
+        q.ok = False
+        q.reasons.append(REASON_TEXT["beats_unclear"])
     if len(beats) >= 2:
         m = measure_mod.measure(wf, beats, usable=q.usable)
         result.measurements = m.as_dict()
