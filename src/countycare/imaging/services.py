@@ -357,7 +357,8 @@ def _study_for(actor, study_id) -> Study:
         pk = int(study_id)
     except (TypeError, ValueError):
         pk = None
-    study = scoped(actor, Study).select_for_update().filter(pk=pk).first() if pk else None
+    qs = scoped(actor, Study).select_for_update(of=("self",))
+    study = qs.filter(pk=pk).first() if pk else None
     if study is None:
         raise PermissionDenied(_("No such study in your area."), code="not_found")
     return study
