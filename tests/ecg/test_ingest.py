@@ -150,3 +150,74 @@ def test_critical_ecg_jumps_the_queue_as_stat(
     assert queue[1] == (urgent.pk, "urgent")
     rec = EcgRecording.objects.get(order=paused)
     assert rec.priority == "critical" and rec.measurements["rr_ms"] > 0
+
+
+def _window_json(record: str, start: float, end: float) -> io.BytesIO:
+    """A 10 s window of a real CPSC 2021 Holter record in the documented JSON layout (what a
+    2-lead kit exporting samples would send)."""
+    from countycare.ecg.evaluation import read_path
+
+    wf = read_path(f"{DATA / record}.hea#t={start:g},{end:g}")
+    return _json_upload(wf)
+
+
+def test_real_af_with_rapid_response_jumps_the_queue_and_raises_a_critical_value(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    """Issue 10 triage on a real record: CPSC 2021 data_101_8, 50–60 s — atrial fibrillation
+    by its annotations, ~139 bpm (AF with rapid response, critical). Sent after a routine
+    ECG (LUDB record 1, sinus bradycardia: abnormal → urgent) and an urgent order, it is read
+    first, as stat,
+    and the requesting village doctor gets the critical value."""
+    from countycare.telemed.services import READING_ORDER
+
+    urgent = make_order(priority="urgent")
+    routine = make_order()
+    ludb = {n: (DATA / n).read_bytes() for n in ("1.hea", "1.dat")}
+    zipped = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for name, data in ludb.items():
+            zf.writestr(name, data)
+    zipped.seek(0)
+    _upload(village_doctor, routine, zipped, django_capture_on_commit_callbacks)
+    af = make_order()
+    _upload(village_doctor, af, _window_json("data_101_8", 50, 60),
+            django_capture_on_commit_callbacks)  # fmt: skip
+    rec = EcgRecording.objects.get(order=af)
+    assert rec.quality["ok"] and rec.priority == "critical"
+    assert "AFIB" in {s["code"] for s in rec.statements} and rec.heart_rate > 110
+    queue = list(
+        ExamOrder.objects.filter(pk__in=[urgent.pk, routine.pk, af.pk])
+        .order_by(*READING_ORDER)
+        .values_list("pk", flat=True)
+    )
+    assert queue[0] == af.pk  # stat; the bradycardia became urgent (abnormal) too
+    alert = CriticalAlert.objects.get(order=af)
+    assert alert.rule.code == "ECG:AFIB_RVR" and alert.notify == village_doctor
+    assert not CriticalAlert.objects.filter(order=routine).exists()
+
+
+def test_the_pre_read_is_a_draft_never_a_signed_result(
+    make_order, village_doctor, center_reader, web, django_capture_on_commit_callbacks
+):
+    """The pre-read fills the triage and the draft panel; it never creates or signs a report,
+    and every place that shows it says it is an automatic draft."""
+    from django.utils import translation
+
+    from countycare.telemed import panels
+    from countycare.telemed.models import Report
+
+    order = make_order()
+    _upload(village_doctor, order, io.BytesIO((DATA / "hl7_example_aecg.xml").read_bytes()),
+            django_capture_on_commit_callbacks)  # fmt: skip
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SUBMITTED and not Report.objects.filter(order=order).exists()
+    assert order.triage_note.startswith("预判读（草稿）")
+    with translation.override("zh-hans"):
+        page = web(center_reader).get(f"/telemed/orders/{order.pk}/read/").content.decode()
+        pdf_html = "".join(panels.render(order, "pdf"))
+    assert "AI自动预判读（草稿，非签发报告）" in page
+    assert "AI自动预判读（草稿）" in pdf_html
+    assert all(o.source == "pre_read" for o in Observation.objects.filter(order=order))
