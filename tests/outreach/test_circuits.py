@@ -99,6 +99,14 @@ def test_service_points_twice_a_year_and_elderly_monthly(geo_tree, community_adm
     )
     assert set(per_point) == {p.institution_id for p in points}
     assert min(per_point.values()) >= 2
+    # Spread over each half of the year, not all in its first weeks; never on 1 January.
+    first_half = sorted(
+        CircuitVisit.objects.filter(schedule=schedule, date__month__lte=6).values_list(
+            "date", flat=True
+        )
+    )
+    assert (first_half[-1] - first_half[0]).days > 60
+    assert dt.date(2026, 1, 1) not in first_half
 
     home = InstitutionFactory(type=InstitutionType.ELDERLY_CARE_INSTITUTION,
                               parent=geo_tree.township_a, latitude=geo_tree.township_a.latitude,
@@ -384,3 +392,18 @@ def test_team_sees_key_populations_and_examinations_link_to_the_visit(circuit_te
     shown = selectors.telemed_visits(doctor, visit)
     assert [r["visit"].pk for r in shown] == [seen.pk]
     assert shown[0]["observations"] == 2 and shown[0]["orders"] == [order]
+
+
+def test_schedules_keep_the_statutory_holidays(circuit_team, community_admin):
+    """National Day 2026 (1–7 October) is off and Saturday 10 October is an adjusted working
+    day (State Council table via chinese-calendar): no visit in the holiday, the week's
+    minimum still met on the days there are, and the Saturday usable."""
+    schedule = scheduling.generate_schedule(actor=community_admin, team=circuit_team,
+                                            start=dt.date(2026, 9, 28), end=dt.date(2026, 10, 11))  # fmt: skip
+    assert schedule.problems == []
+    days = {v.date for v in schedule.visits.all()}
+    assert not days & {dt.date(2026, 10, d) for d in range(1, 8)}
+    assert days <= {dt.date(2026, 9, 28), dt.date(2026, 9, 29), dt.date(2026, 9, 30),
+                    dt.date(2026, 10, 8), dt.date(2026, 10, 9), dt.date(2026, 10, 10)}  # fmt: skip
+    assert scheduling.is_working_day(dt.date(2026, 10, 10))
+    assert not scheduling.is_working_day(dt.date(2026, 1, 1))

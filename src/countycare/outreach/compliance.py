@@ -24,7 +24,7 @@ from countycare.outreach.models import (
     ServicePoint,
     VisitStatus,
 )
-from countycare.outreach.scheduling import _months, _weeks, functions_needed
+from countycare.outreach.scheduling import _months, _weeks, functions_needed, is_working_day
 from countycare.outreach.services import TOWNSHIP_TYPES
 
 BREACH = "breach"
@@ -111,6 +111,7 @@ def village_circuit_rows(root, start, end, as_of=None) -> list[dict]:
                 and v.date >= as_of
             )
             complete = w_end < as_of
+            due = min(per_week, _working_days_between(w_start, w_end))  # holiday weeks
             rows.append(
                 {
                     "place": places[place_id],
@@ -119,8 +120,8 @@ def village_circuit_rows(root, start, end, as_of=None) -> list[dict]:
                     "end": w_end,
                     "done": good,
                     "planned": planned,
-                    "required": per_week,
-                    "met": good >= per_week,
+                    "required": due,
+                    "met": good >= due,
                     "complete": complete,
                 }
             )
@@ -209,7 +210,7 @@ def _working_days_between(start: dt.date, end: dt.date) -> int:
     if end < start:
         return 0
     return sum(
-        1 for n in range((end - start).days + 1) if (start + dt.timedelta(days=n)).weekday() < 5
+        1 for n in range((end - start).days + 1) if is_working_day(start + dt.timedelta(days=n))
     )
 
 
@@ -235,7 +236,8 @@ def dispatch_findings(dispatch: Dispatch, as_of: dt.date | None = None) -> list[
         if w_end - w_start < dt.timedelta(days=6):
             continue  # partial weeks at the edges are not judged
         days = _check_in_days(dispatch, w_start, w_end, dispatch.min_hours_per_day)
-        if len(days) < dispatch.days_per_week:
+        due = min(dispatch.days_per_week, _working_days_between(w_start, w_end))
+        if len(days) < due:
             short_weeks.append((monday, len(days)))
         if not [c for c in dispatch.check_ins.all() if w_start <= c.date <= w_end]:
             empty_weeks.append(monday)
@@ -657,7 +659,8 @@ def dispatch_attendance_rate(root, start: dt.date, end: dt.date) -> dict:
             if (w_end - w_start).days < 6:
                 continue
             weeks += 1
-            if len(_check_in_days(d, w_start, w_end, d.min_hours_per_day)) >= d.days_per_week:
+            due = min(d.days_per_week, _working_days_between(w_start, w_end))
+            if len(_check_in_days(d, w_start, w_end, d.min_hours_per_day)) >= due:
                 met += 1
     return {"dispatch_weeks": weeks, "met": met, "rate": _rate(met, weeks), "days_on_site": days}
 

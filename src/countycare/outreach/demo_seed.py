@@ -306,7 +306,7 @@ def seed_outreach(seed: int, *, traffic: bool) -> str:
     for d in Dispatch.objects.all():
         day = max(d.start, start)
         while day < min(today, d.end + dt.timedelta(days=1)):
-            if day.weekday() < 5 and rng.random() < 0.93:
+            if scheduling.is_working_day(day) and rng.random() < 0.95:
                 arrive = _aware(day, 8, rng.randrange(0, 30))
                 stay = rng.uniform(7.0, 9.0) if rng.random() > 0.03 else 2.0
                 check_ins.append(

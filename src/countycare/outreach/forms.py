@@ -128,8 +128,10 @@ class VisitRecordForm(forms.Form):
 class DispatchForm(forms.Form):
     staff = forms.ModelChoiceField(label=_("Staff member"), queryset=Staff.objects.none())
     kind = forms.ChoiceField(label=_("Kind"), choices=DispatchKind.choices)
-    from_institution = forms.ModelChoiceField(label=_("From"), queryset=Institution.objects.none())
-    to_institution = forms.ModelChoiceField(label=_("To"), queryset=Institution.objects.none())
+    from_institution = forms.ModelChoiceField(
+        label=_("Sent from"), queryset=Institution.objects.none()
+    )
+    to_institution = forms.ModelChoiceField(label=_("Sent to"), queryset=Institution.objects.none())
     start = forms.DateField(label=_("From date"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("Until date"), widget=forms.DateInput(attrs={"type": "date"}))
     days_per_week = forms.IntegerField(label=_("Days a week"), min_value=1, max_value=7, initial=5)

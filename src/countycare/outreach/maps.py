@@ -29,9 +29,15 @@ def project(points: Sequence[tuple[float, float]]):
     ], scale
 
 
-def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) -> dict:
+def siting_map(
+    villages: list[dict],
+    result: dict,
+    current: Sequence[str] = (),
+    landmarks: Sequence[tuple[str, float, float]] = (),
+) -> dict:
     """Shapes for the template: ``villages`` (circles sized by population), ``lines``
-    (village → its point), ``chosen`` and ``current`` markers."""
+    (village → its point), ``chosen``, ``existing`` and ``current`` markers, and labelled
+    ``landmarks`` (the township seats, so the office finds its way on the map)."""
     if not villages:
         return {
             "width": WIDTH,
@@ -41,8 +47,15 @@ def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) 
             "chosen": [],
             "existing": [],
             "current": [],
+            "landmarks": [],
         }
-    xy, scale = project([(v["lat"], v["lon"]) for v in villages])
+    points = [(v["lat"], v["lon"]) for v in villages]
+    xy_all, scale = project(points + [(lat, lon) for _name, lat, lon in landmarks])
+    xy = xy_all[: len(villages)]
+    marks_at = [
+        {"name": name, "x": x, "y": y}
+        for (name, _lat, _lon), (x, y) in zip(landmarks, xy_all[len(villages) :], strict=True)
+    ]
     index = {v["id"]: i for i, v in enumerate(villages)}
     biggest = max(v["population"] for v in villages) or 1
     chosen = set(result.get("chosen", []))
@@ -80,6 +93,7 @@ def siting_map(villages: list[dict], result: dict, current: Sequence[str] = ()) 
         "chosen": marks,
         "existing": existing,
         "current": now,
+        "landmarks": marks_at,
         "bar": round(bar, 1),
         "bar_km": int(km),
     }

@@ -128,6 +128,7 @@ class Window:
     busy: set[dt.date] = field(default_factory=set)  # days the place already has a visit
     counts_from: dt.date | None = None  # visits done in [counts_from, counts_until] count
     counts_until: dt.date | None = None
+    earliest: dt.date | None = None  # not before (spreads a year's points over its halves)
 
     @property
     def remaining(self) -> int:
@@ -149,9 +150,20 @@ def _months(start: dt.date, end: dt.date):
         day = last + dt.timedelta(days=1)
 
 
+def is_working_day(day: dt.date) -> bool:
+    """A working day in China: statutory holidays off, adjusted weekend working days on
+    (chinese-calendar's State Council tables); Monday to Friday for years it has no table."""
+    import chinese_calendar
+
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
 def _working_days(start: dt.date, end: dt.date) -> int:
     return sum(
-        1 for n in range((end - start).days + 1) if (start + dt.timedelta(days=n)).weekday() < 5
+        1 for n in range((end - start).days + 1) if is_working_day(start + dt.timedelta(days=n))
     )
 
 
@@ -211,6 +223,8 @@ def build_windows(
                             counts_until=p_end,
                         )
                     )
+    if team.kind != TeamKind.VILLAGE_CIRCUIT:
+        _spread(windows, places)
     for window in windows:
         low = window.counts_from or window.start
         high = window.counts_until or window.end
@@ -218,6 +232,19 @@ def build_windows(
         window.required = max(0, window.required - len(done))
         window.busy = set(kept.get(window.place.pk, []))
     return [w for w in windows if w.required > 0]
+
+
+def _spread(windows: list[Window], places: list[Institution]) -> None:
+    """Stagger the places' windows (service points over each half-year, elderly-care
+    institutions over each month) so that the visits spread out instead of all falling in
+    the first weeks; neighbours in the tree get neighbouring dates, so a day's two stops stay
+    close. The last fifth of each window is left free for catching up."""
+    rank = {p.pk: i for i, p in enumerate(places)}
+    n = max(1, len(places))
+    for w in windows:
+        span = (w.end - w.start).days
+        offset = int(rank.get(w.place.pk, 0) * span * 0.8 / n)
+        w.earliest = w.start + dt.timedelta(days=offset)
 
 
 def _km(a: Institution, b: Institution) -> float:
@@ -359,7 +386,7 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
     crews_on: dict[dt.date, list[list[int]]] = {}
     day = start
     while day <= end:
-        if day.weekday() < 5:
+        if is_working_day(day):
             present = []
             causes: dict[int, str] = {}
             for m in members:
@@ -389,7 +416,9 @@ def plan(team: CircuitTeam, start: dt.date, end: dt.date) -> Plan:
         crews = len(crews_on[day])
         if crews <= 0:
             continue
-        open_windows = [w for w in windows if w.remaining > 0 and w.start <= day <= w.end]
+        open_windows = [
+            w for w in windows if w.remaining > 0 and (w.earliest or w.start) <= day <= w.end
+        ]
         if not open_windows:
             continue
 

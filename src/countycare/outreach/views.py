@@ -177,7 +177,9 @@ def siting_run(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "result": result,
-            "map": maps.siting_map(run.villages, result, current) if run.villages else None,
+            "map": maps.siting_map(run.villages, result, current, _township_seats(run))
+            if run.villages
+            else None,
             "compare": compare,
             "points": points,
             "total_population": total,
@@ -190,6 +192,26 @@ def siting_run(request: HttpRequest, pk: int) -> HttpResponse:
             and not run.source,
         },
     )  # fmt: skip
+
+
+def _township_seats(run: SitingRun) -> list[tuple[str, float, float]]:
+    """The township health centers of the run's county with coordinates (map landmarks);
+    none for a run over an uploaded file of another area."""
+    from countycare.organizations.models import Institution, InstitutionType
+
+    if run.source:
+        return []
+    towns = (
+        Institution.objects.active()
+        .subtree(run.community)
+        .filter(type=InstitutionType.TOWNSHIP_HEALTH_CENTER)
+        .exclude(latitude=None)
+        .exclude(longitude=None)
+    )
+    return [
+        (t.area_name or t.short_name or t.name, float(t.latitude), float(t.longitude))
+        for t in towns.order_by("code")
+    ]
 
 
 @login_required
@@ -487,7 +509,19 @@ def summary_view(request: HttpRequest) -> HttpResponse:
     year = _year(request)
     root = selectors.area_root(request.user)
     result = summary.annual_summary(root, year)
-    return render(request, "outreach/summary.html", {"summary": result, "year": year})
+    today = timezone.localdate()
+    due_in = (result.due - today).days
+    return render(
+        request,
+        "outreach/summary.html",
+        {
+            "summary": result,
+            "year": year,
+            "due_in": due_in,
+            "due_passed": year == today.year and due_in < 0,
+            "due_soon": year == today.year and 0 <= due_in <= 30,
+        },
+    )
 
 
 @login_required
