@@ -9,6 +9,7 @@ orders the user may see in the telemed turnaround (telemed.stats.order_scope).""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -25,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from countycare.lab import units
 from countycare.lab.models import Analyzer, LabResult
 from countycare.organizations import policy
 from countycare.telemed import policy as telemed_policy
@@ -41,6 +43,8 @@ class LabTatRow:
     results: int
     measured: int
     within: int
+    median: int | None = None  # minutes, collected → reported, per specimen (message)
+    p90: int | None = None
 
     @property
     def breaches(self) -> int:
@@ -94,16 +98,58 @@ def turnaround(user, start: dt.datetime, end: dt.datetime, *, by: str = "lab") -
         .order_by(field)
     )
     if by == "test":
-        names = dict(results(user, start, end).values_list("code", "name").order_by("code", "name"))
+        sent = dict(results(user, start, end).values_list("code", "name").order_by("code", "name"))
+        names = {code: units.NAMES.get(code) or name for code, name in sent.items()}
     else:
         names = Analyzer.labels()
-    return [
+    minutes_of = _minutes(user, start, end, field)
+    out = [
         LabTatRow(
             key=r[field],
             name=names.get(r[field], ""),
             results=r["results"],
             measured=r["measured"],
             within=r["within"],
+            median=_quantile(minutes_of.get(r[field], []), 0.5),
+            p90=_quantile(minutes_of.get(r[field], []), 0.9),
         )
         for r in rows
     ]
+    return sorted(out, key=lambda r: (-r.results, r.name or r.key)) if by == "test" else out
+
+
+def _minutes(user, start, end, field: str) -> dict[str, list[float]]:
+    """Collected → reported in minutes per group, once per specimen (an HL7 message)."""
+    rows = (
+        results(user, start, end)
+        .filter(collected_at__isnull=False)
+        .annotate(done_at=Coalesce("reported_at", "arrived_at"))
+        .values_list(field, "message_id", "collected_at", "done_at")
+        .distinct()
+    )
+    found: dict[str, list[float]] = {}
+    for key, _message, collected, done in rows:
+        found.setdefault(key, []).append((done - collected).total_seconds() / 60)
+    return found
+
+
+def _quantile(values: list[float], q: float) -> int | None:
+    """The q-quantile (nearest rank), in whole minutes."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return round(ordered[rank - 1])
+
+
+def summary(rows: list[LabTatRow]) -> dict:
+    """The totals over the rows (per lab): results, measured, within, share in percent."""
+    measured = sum(r.measured for r in rows)
+    within = sum(r.within for r in rows)
+    return {
+        "results": sum(r.results for r in rows),
+        "measured": measured,
+        "within": within,
+        "breaches": measured - within,
+        "percent": f"{100 * within / measured:.1f}" if measured else "—",
+    }

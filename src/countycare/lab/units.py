@@ -120,6 +120,25 @@ TESTS: dict[str, TestKind] = {
     "5818-0": _kind("", STRIP_UROBILINOGEN, numeric=False),
 }
 
+# The names a Chinese lab report prints, for the tests listed here (the analyzers' own names
+# vary: "HGB", "血红蛋白", "Hb").
+NAMES = {
+    "6690-2": "白细胞计数 WBC", "789-8": "红细胞计数 RBC", "718-7": "血红蛋白 HGB",
+    "4544-3": "红细胞压积 HCT", "787-2": "平均红细胞体积 MCV", "785-6": "平均血红蛋白含量 MCH",
+    "786-4": "平均血红蛋白浓度 MCHC", "788-0": "红细胞分布宽度 RDW-CV", "777-3": "血小板计数 PLT",
+    "770-8": "中性粒细胞百分比 NEUT%", "736-9": "淋巴细胞百分比 LYMPH%",
+    "5905-5": "单核细胞百分比 MONO%", "713-8": "嗜酸性粒细胞百分比 EO%",
+    "706-2": "嗜碱性粒细胞百分比 BASO%", "751-8": "中性粒细胞绝对值 NEUT#",
+    "731-0": "淋巴细胞绝对值 LYMPH#", "742-7": "单核细胞绝对值 MONO#",
+    "711-2": "嗜酸性粒细胞绝对值 EO#", "704-7": "嗜碱性粒细胞绝对值 BASO#",
+    "2345-7": "葡萄糖 GLU", "2339-0": "随机血糖", "1558-6": "空腹血糖", "14749-6": "葡萄糖 GLU",
+    "1554-5": "葡萄糖（空腹12小时）", "4548-4": "糖化血红蛋白 HbA1c", "2823-3": "钾 K",
+    "2951-2": "钠 Na", "5811-5": "尿比重 SG", "5803-2": "尿酸碱度 pH", "5804-0": "尿蛋白 PRO",
+    "5792-7": "尿糖 GLU", "5797-6": "尿酮体 KET", "5794-3": "尿隐血 BLD",
+    "5799-2": "尿白细胞 LEU", "5802-4": "亚硝酸盐 NIT", "5770-3": "尿胆红素 BIL",
+    "5818-0": "尿胆原 URO",
+}  # fmt: skip
+
 # Not results: the patient's age as some analyzers report it beside the results (Mindray-
 # protocol analyzers send OBX 30525-0 "Age"; the platform knows the birth date).
 NOT_RESULTS = {"30525-0", "21612-7"}

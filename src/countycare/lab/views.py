@@ -36,6 +36,7 @@ from countycare.residents.views import _audit_query
 from countycare.telemed.models import ExamOrder, Modality, OrderStatus
 
 DEFAULT_DAYS = 30
+BREACHES_SHOWN = 50
 
 
 def _date(value: str | None, default: dt.date) -> dt.date:
@@ -63,6 +64,9 @@ def turnaround(request: HttpRequest) -> HttpResponse:
     by_lab = stats.turnaround(request.user, start, end, by="lab")
     by_test = stats.turnaround(request.user, start, end, by="test")
     late = selectors.breaches(request.user, start, end)
+    names = Analyzer.labels()
+    for b in late[:BREACHES_SHOWN]:
+        b["lab"] = names.get(b["sender"], b["sender"])
     return render(
         request,
         "lab/turnaround.html",
@@ -72,8 +76,9 @@ def turnaround(request: HttpRequest) -> HttpResponse:
             "target": stats.targets().get("routine"),
             "date_from": date_from,
             "date_to": date_to,
-            "breaches": late[:200],
+            "breaches": late[:BREACHES_SHOWN],
             "breach_count": len(late),
+            "summary": stats.summary(by_lab),
             "can_open": request.user.has_perm(f"countycare.{Perm.VIEW_RESIDENT}"),
         },
     )
@@ -92,6 +97,25 @@ ERROR_TEXT = {
     "205": gettext_lazy("Duplicate key identifier"),
     "207": gettext_lazy("Application internal error"),
 }
+
+
+def error_label(message: Hl7Message) -> str:
+    """What went wrong, in a few words, for people (the HL7 code's name, made specific)."""
+    location = message.error_location or ""
+    msgid = (message.reason_args or {}).get("msgid", "")
+    if "belongs to another patient" in msgid:
+        return str(gettext_lazy("Patient and order do not match"))
+    if "cancelled" in msgid:
+        return str(gettext_lazy("Order cancelled"))
+    if message.error_code == "103" and location.endswith("^6"):
+        return str(gettext_lazy("Unit does not fit the test"))
+    if message.error_code == "103":
+        return str(gettext_lazy("Test code not in the code table"))
+    if message.error_code == "204" and location.startswith("PID"):
+        return str(gettext_lazy("Unknown patient"))
+    if message.error_code == "204":
+        return str(gettext_lazy("Unknown order"))
+    return str(ERROR_TEXT.get(message.error_code, ""))
 
 
 # --- shared helpers ---------------------------------------------------------------------------
@@ -276,7 +300,7 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
         c["label"] = names.get(c["sender"], "")
     for m in page:
         m.analyzer = names.get(m.sender, "")
-        m.error_text = ERROR_TEXT.get(m.error_code, "")
+        m.error_text = error_label(m)
     return render(
         request,
         "lab/dead_letters.html",
@@ -332,7 +356,7 @@ def _dead_letter_page(request, row, form, missing, status=200) -> HttpResponse:
             "more_segments": max(0, len(segments) - 500),
             "missing": missing,
             "form": form,
-            "error_text": ERROR_TEXT.get(row.error_code, ""),
+            "error_text": error_label(row),
             "is_dead": row.status != MessageStatus.ACCEPTED,
             "notes": [n for n in row.notes.splitlines() if n.strip()],
         },
