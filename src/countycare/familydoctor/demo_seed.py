@@ -80,6 +80,7 @@ MEDICINES = {
     ],
 }
 TERMINATIONS = ("moved", "resident_request", "changed_team")
+KEY_SHARE = 0.4
 
 
 def _rng(seed: int) -> random.Random:
@@ -445,10 +446,15 @@ def seed_familydoctor(seed: int, *, traffic: bool) -> str:
         if age <= child_age:
             groups.add("child")
         # Key populations sign more often; the rest fills the township's overall rate.
-        p = key_rate if groups else max(0.2, min(0.95, rate - 0.3 * (key_rate - rate)))
+        # (About 40 % of residents are in a key population.)
+        p = (
+            key_rate
+            if groups
+            else max(0.2, min(0.95, (rate - KEY_SHARE * key_rate) / (1 - KEY_SHARE)))
+        )
         common = {"resident": pk, "team": team, "doctor": doctor, "village": village}
         if rng.random() >= p:
-            if rng.random() < 0.15:  # contracted before, did not renew
+            if rng.random() < 0.1:  # contracted before, did not renew
                 start = today - dt.timedelta(days=rng.randrange(400, 700))
                 writer.add(rng, start=start, status="expired", chosen=basic, **common)
             continue
@@ -461,7 +467,7 @@ def seed_familydoctor(seed: int, *, traffic: bool) -> str:
             if key in groups and rng.random() < 0.35:
                 chosen.append(packages[code])
         previous = None
-        if rng.random() < 0.8:  # a renewal of last year's contract
+        if rng.random() < 0.93:  # a renewal of last year's contract
             previous = writer.add(
                 rng, start=add_months(start, -12), status="renewed", chosen=basic, **common
             )

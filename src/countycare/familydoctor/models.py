@@ -105,8 +105,8 @@ class TeamMember(models.Model):
         default=1,
         help_text=_("The staff part of the fees is split in proportion to these weights."),
     )
-    valid_from = models.DateField(_("from"), default=dt.date(2000, 1, 1))
-    valid_until = models.DateField(_("until"), null=True, blank=True)
+    valid_from = models.DateField(_("valid from"), default=dt.date(2000, 1, 1))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("team member")
@@ -223,7 +223,7 @@ class Contract(models.Model):
     )
     signing_institution = models.ForeignKey(
         Institution,
-        verbose_name=_("signed at"),
+        verbose_name=_("signing institution"),
         on_delete=models.PROTECT,
         related_name="family_doctor_contracts_signed",
     )

@@ -290,6 +290,7 @@ def visits_to_confirm(user, *, days: int = 14, day: dt.date | None = None) -> Qu
         .filter(Exists(measured))
         .exclude(pk__in=FollowUp.objects.filter(visit__isnull=False).values("visit_id"))
         .select_related("resident", "resident__home_village", "institution")
+        .prefetch_related("observations")
         .order_by("-visited_at")
     )
 

@@ -45,7 +45,7 @@
     var s = trends.series;
     if (!(s.sbp.length || s.dbp.length)) { return null; }
     return {
-      grid: { left: 8, right: 16, top: 34, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 40, top: 34, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
       legend: { data: [label(el, "sbp", "SBP"), label(el, "dbp", "DBP")] },
       xAxis: timeAxis(),
@@ -85,7 +85,7 @@
       yAxes.push({ type: "value", min: 4, max: 14, splitLine: { show: false }, axisLabel: { formatter: "{value}%" } });
     }
     return {
-      grid: { left: 8, right: 16, top: 34, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 40, top: 34, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" }, legend: { data: legend }, xAxis: timeAxis(), yAxis: yAxes, series: series
     };
   }
