@@ -90,3 +90,29 @@ def test_command_json(tree, import_rows):
         call_command("indicators", "--period", "2024-H3")
     with pytest.raises(CommandError):
         call_command("indicators", "--institution", "NOPE")
+
+
+def test_stored_values_judged_against_todays_target_and_recomputed_for_a_new_catalog(
+    tree, import_rows
+):
+    """A county raising a target sees its closed years judged against it at once; values
+    stored under an older catalog version are recomputed when read."""
+    from countycare.indicators import catalog
+    from countycare.indicators.registry import get
+    from countycare.organizations.models import PolicyValue
+
+    import_rows([("TA", f"{YEAR}-03", "outpatient_visits", 91),
+                 ("TA", f"{YEAR}-03", "out_of_county_visits", 9)])  # fmt: skip
+    year = periods.year(YEAR)
+    first = {o.indicator.code: o for o in services.outcomes_for(tree.county, year)}
+    assert (first["in_county_visit_rate"].value, first["in_county_visit_rate"].met) == (91.0, True)
+    PolicyValue.objects.create(community=tree.community, key=get("in_county_visit_rate").policy_key,
+                               value={"2024": 95})  # fmt: skip
+    again = {o.indicator.code: o for o in services.outcomes_for(tree.county, year)}
+    assert (again["in_county_visit_rate"].target, again["in_county_visit_rate"].met) == (
+        95.0,
+        False,
+    )
+    IndicatorValue.objects.update(version=catalog.VERSION - 1, value=1.0)
+    services.outcomes_for(tree.county, year)
+    assert _stored("in_county_visit_rate", tree.county, str(YEAR)).value == 91.0

@@ -225,3 +225,14 @@ def test_encounter_import_page(web, community_admin, health_commission_viewer, t
         .status_code
         == 403
     )
+
+
+def test_home_widget_shows_the_stored_year(
+    web, tree, community_admin, health_commission_viewer, data
+):
+    from countycare.indicators import periods, services
+
+    services.outcomes_for(tree.county, periods.year(YEAR))
+    for user in (community_admin, health_commission_viewer):
+        html = web(user).get(reverse("home")).content.decode()
+        assert "县域内就诊率" in html and str(YEAR) in html

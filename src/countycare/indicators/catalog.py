@@ -28,6 +28,9 @@ from countycare.organizations import policy
 from countycare.organizations.models import GRASSROOTS_TYPES, InstitutionType
 
 T = InstitutionType
+# Raise when a definition changes (a way, a source, a measure): stored values of closed
+# periods computed under another version are recomputed when next read.
+VERSION = 2
 NATIONAL = group("national", "国家监测指标", "National monitoring indicators")
 FAMILY = group("family_doctor", "家庭医生签约", "Family-doctor contracts")
 WALKING = group("walking_hospital", "行走的医院与共享中心", "Walking Hospital and shared centers")

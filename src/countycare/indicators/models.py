@@ -131,6 +131,9 @@ class IndicatorValue(models.Model):
     target = models.FloatField(null=True)
     target_year = models.PositiveSmallIntegerField(null=True)
     met = models.BooleanField(null=True)
+    way = models.PositiveSmallIntegerField(null=True)  # which of the indicator's ways (0, 1 …)
+    # catalog.VERSION when computed: a changed definition recomputes the stored values.
+    version = models.PositiveSmallIntegerField(default=0)
     computed_at = models.DateTimeField()
     stale = models.BooleanField(default=False)
 

@@ -14,14 +14,15 @@ from django.utils.translation import gettext as _
 from countycare.core import audit
 from countycare.core.errors import ValidationError
 from countycare.indicators import imports
-from countycare.indicators.compute import compute_all
+from countycare.indicators.compute import compute_all, met
 from countycare.indicators.models import ImportedStatistic, IndicatorValue, StatisticImport
 from countycare.indicators.periods import Period, of_date
-from countycare.indicators.registry import Outcome, all_indicators, get
+from countycare.indicators.registry import Ctx, Outcome, all_indicators, get
 from countycare.organizations.models import Institution
 
 VALUE_FIELDS = [
-    "status", "numerator", "denominator", "value", "target", "target_year", "met", "computed_at",
+    "status", "numerator", "denominator", "value", "target", "target_year", "met", "way",
+    "version", "computed_at",
 ]  # fmt: skip
 
 
@@ -150,6 +151,8 @@ def store(institution: Institution, period: Period, outcomes: list[Outcome]) -> 
                 target=o.target,
                 target_year=o.target_year,
                 met=o.met,
+                way=o.way,
+                version=catalog_version(),
                 computed_at=now,
                 stale=False,
             )
@@ -204,6 +207,8 @@ def recompute_stale(limit: int = 500) -> int:
                     "target": o.target,
                     "target_year": o.target_year,
                     "met": o.met,
+                    "way": o.way,
+                    "version": catalog_version(),
                     "computed_at": now,
                 },
             )
@@ -224,18 +229,34 @@ def outcomes_for(
         v.code: v
         for v in IndicatorValue.objects.filter(institution=institution, period=period.code)
     }
-    if len(stored) < len(indicators) or any(v.stale for v in stored.values()):
+    version = catalog_version()
+    if len(stored) < len(indicators) or any(
+        v.stale or v.version != version for v in stored.values()
+    ):
         return materialise(institution, period)
-    out = []
-    for indicator in indicators:
-        v = stored[indicator.code]
-        out.append(
-            Outcome(
-                indicator, v.status, v.numerator, v.denominator, v.value, v.target,
-                v.target_year, v.met,
-            )
-        )  # fmt: skip
-    return out
+    community = Ctx(institution, period).community_id
+    return [
+        from_stored(indicator, stored[indicator.code], period, community)
+        for indicator in indicators
+    ]
+
+
+def catalog_version() -> int:
+    from countycare.indicators import catalog
+
+    return catalog.VERSION
+
+
+def from_stored(indicator, v: IndicatorValue, period: Period, community) -> Outcome:
+    """A stored value with the target in force now: a county changing a target sees its
+    closed periods judged against it without recomputing them."""
+    target, target_year = indicator.target_for(period.year, community)
+    if v.status == IndicatorValue.Status.NOT_APPLICABLE:
+        met_now = None
+    else:
+        met_now = met(v.value, target, indicator.direction)
+    return Outcome(indicator, v.status, v.numerator, v.denominator, v.value, target,
+                   target_year, met_now, v.way)  # fmt: skip
 
 
 def outcome_for(code: str, institution: Institution, period: Period) -> Outcome | None:
@@ -244,13 +265,11 @@ def outcome_for(code: str, institution: Institution, period: Period) -> Outcome 
         return None
     if period.is_closed():
         v = IndicatorValue.objects.filter(
-            code=code, institution=institution, period=period.code, stale=False
-        ).first()
+            code=code, institution=institution, period=period.code, stale=False,
+            version=catalog_version(),
+        ).first()  # fmt: skip
         if v is not None:
-            return Outcome(
-                indicator, v.status, v.numerator, v.denominator, v.value, v.target,
-                v.target_year, v.met,
-            )  # fmt: skip
+            return from_stored(indicator, v, period, Ctx(institution, period).community_id)
     from countycare.indicators.compute import compute
 
     return compute(indicator, institution, period)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from countycare.indicators import policy as std_policy
 from countycare.organizations import policy
@@ -46,6 +47,31 @@ VILLAGE_QUALIFIED = (
 )
 
 
+# The names of the equipment the standard lists (STD-04), with the msgids of
+# organizations.EquipmentKind: this app's catalog carries their Chinese names (the
+# organizations app has no catalog of its own for them), for the page and the Excel file.
+EQUIPMENT_NAMES = {
+    "dr": gettext_lazy("DR (digital radiography)"),
+    "x_ray": gettext_lazy("X-ray machine"),
+    "color_ultrasound": gettext_lazy("Color ultrasound"),
+    "b_ultrasound": gettext_lazy("B-mode ultrasound"),
+    "auto_biochemistry_analyzer": gettext_lazy("Automatic biochemistry analyzer"),
+    "biochemistry_analyzer": gettext_lazy("Biochemistry analyzer"),
+    "ecg_machine": gettext_lazy("ECG machine"),
+    "urine_analyzer": gettext_lazy("Urine analyzer"),
+    "blood_cell_counter": gettext_lazy("Blood cell counter"),
+    "simple_ventilator": gettext_lazy("Simple ventilator"),
+    "air_disinfector": gettext_lazy("Air disinfector"),
+    "spirometer": gettext_lazy("Spirometer"),
+    "ambulance": gettext_lazy("Ambulance"),
+    "diagnostic_kit": gettext_lazy("Diagnostic kit (Walking Hospital)"),
+    "ultrasound_ai_assist": gettext_lazy("Ultrasound AI assist"),
+    "bp_monitor": gettext_lazy("Blood pressure monitor"),
+    "glucose_meter": gettext_lazy("Blood glucose meter"),
+    "tcm_equipment": gettext_lazy("TCM/Mongolian-medicine treatment equipment"),
+}
+
+
 @dataclass
 class Check:
     code: str
@@ -54,6 +80,18 @@ class Check:
     required: str
     actual: str
     ok: bool | None  # None: cannot be assessed (e.g. no population recorded)
+
+    @property
+    def is_equipment(self) -> bool:
+        return self.code.startswith("equipment:")
+
+    @property
+    def lack_text(self) -> str:
+        """What is lacking, in a sentence for the table and the Excel file."""
+        if self.is_equipment:
+            return _("no %(item)s") % {"item": self.label}
+        return _("%(what)s: required %(required)s, has %(actual)s") % {
+            "what": self.label, "required": self.required, "actual": self.actual}  # fmt: skip
 
 
 @dataclass
@@ -180,7 +218,7 @@ def compliance(root: Institution) -> list[ComplianceRow]:
     per_min = float(policy.value(policy.VILLAGE_DOCTORS_PER_1000_MIN, community))
     per_max = float(policy.value(policy.VILLAGE_DOCTORS_PER_1000_MAX, community))
     required = policy.value(std_policy.EQUIPMENT_REQUIRED, community) or {}
-    kinds = dict(EquipmentKind.choices)
+    kinds = {**dict(EquipmentKind.choices), **EQUIPMENT_NAMES}
     rows = []
     for inst in institutions:
         cat = category(inst)

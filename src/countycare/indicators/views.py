@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from countycare.core import audit
 from countycare.core.decorators import login_required
@@ -125,6 +126,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ctx.update(
         groups=groups,
         chart=chart,
+        chart_height=80 + 28 * len(chart),
         summary=summary,
         township_children=[c for c in children if c.type not in COUNTY_HOSPITAL_TYPES],
         hospital_children=[c for c in children if c.type in COUNTY_HOSPITAL_TYPES],
@@ -167,22 +169,48 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
             continue
         o = _decorate([services.outcome_for(code, child, period)])[0]
         children.append({"institution": child, "outcome": o})
+    higher = indicator.direction == "higher"
     ranked = sorted(
         (c for c in children if c["outcome"].value is not None),
-        key=lambda c: c["outcome"].value,
-        reverse=indicator.direction == "higher",
+        key=lambda c: -c["outcome"].value if higher else c["outcome"].value,
     )
-    way = indicator.ways[outcome.way] if outcome.way is not None else None
+    for rank, c in enumerate(ranked, start=1):
+        c["rank"] = rank
+    # The table in ranking order; those without a value after them.
+    children = ranked + [c for c in children if c["outcome"].value is None]
+    way = (
+        indicator.ways[outcome.way]
+        if outcome.way is not None and outcome.way < len(indicator.ways)
+        else None
+    )
+    county = ctx["roots"][0].name if ctx["roots"] else ""
     ctx.update(
         indicator=indicator,
         outcome=outcome,
         children=children,
-        ranking=[{"name": c["institution"].name, "value": c["outcome"].value} for c in ranked],
+        ranking=[
+            {
+                "name": _short(c["institution"], county),
+                "value": c["outcome"].value,
+                "target": outcome.target,
+            }
+            for c in ranked
+        ],
+        ranking_height=70 + 30 * len(ranked),
         trend=_trend(indicator, institution, period),
         has_rows=bool(way and way.rows),
-        sources=[s for w in indicator.ways for s in w.sources],
+        used_sources=list(way.sources) if way else [],
+        other_sources=[s for w in indicator.ways if w is not way for s in w.sources],
     )
     return render(request, "indicators/detail.html", ctx)
+
+
+def _short(institution, county: str) -> str:
+    """A name for a chart's axis: the short name, else the name without the county's."""
+    if institution.short_name:
+        return institution.short_name
+    name = institution.name
+    return name[len(county) :] if county and name.startswith(county) and name != county else name
 
 
 def _yes(value: bool) -> str:
@@ -194,7 +222,7 @@ def _row_table(model) -> tuple[list[str], object]:
     from countycare.indicators.models import ImportedStatistic
 
     if model is ImportedStatistic:
-        return [_("Institution"), _("Month"), _("Metric"), _("Value")], lambda r: [
+        return [_("Institution"), _("Month"), _("Metric"), pgettext("indicator", "Value")], lambda r: [
             r.institution.name, f"{r.month:%Y-%m}", r.get_metric_display(), float(r.value),
         ]  # fmt: skip
     if model._meta.label_lower == "clinical.encounter":
@@ -333,12 +361,14 @@ def export(request: HttpRequest) -> HttpResponse:
     if table == "standards":
         header = ["机构", "机构编码", "机构类别", "是否达标", "缺项", "依据"]
         rows = []
-        for r in standards.compliance(institution):
-            rows.append([
-                r.institution.name, r.institution.code, r.category_label, "达标" if r.compliant else "未达标",
-                "；".join(f"{c.label}（要求 {c.required}，现有 {c.actual}）" for c in r.lacks),
-                "、".join(sorted({c.requirement for c in r.lacks})),
-            ])  # fmt: skip
+        with translation.override("zh-hans"):  # the commission's forms are Chinese
+            table_rows = standards.compliance(institution)
+            for r in table_rows:
+                rows.append([
+                    r.institution.name, r.institution.code, r.category_label,
+                    "达标" if r.compliant else "未达标", "；".join(c.lack_text for c in r.lacks),
+                    "、".join(sorted({c.requirement for c in r.lacks})),
+                ])  # fmt: skip
         content = exports.workbook(
             [
                 (

@@ -49,14 +49,34 @@
   }
 
   function ranking(el, rows) {
+    // Rates of the townships lie close together: the axis starts near the lowest value (and
+    // says so), and the target is drawn as a line, so the differences can be seen.
+    var target = rows.length ? rows[0].target : null;
+    var series = { type: "bar", itemStyle: { color: BLUE }, label: { show: true, position: "right" },
+                   data: rows.map(function (r) {
+                     var below = target !== null && r.value < target;
+                     return { value: r.value, itemStyle: { color: below ? RED : BLUE } };
+                   }) };
+    if (target !== null) {
+      series.markLine = { symbol: "none", silent: true, lineStyle: { color: "#333", type: "dashed" },
+                          label: { formatter: label(el, "target-label", "target") + " {c}" },
+                          data: [{ xAxis: target }] };
+    }
     return {
-      grid: { left: 8, right: 50, top: 8, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 50, top: 24, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      xAxis: { type: "value" },
+      xAxis: { type: "value", scale: true,
+               min: function (v) {
+                 var low = target !== null ? Math.min(v.min, target) : v.min;
+                 var high = target !== null ? Math.max(v.max, target) : v.max;
+                 return Math.max(0, Math.floor(low - (high - low) * 0.25 - 1));
+               },
+               max: function (v) {
+                 return Math.ceil(target !== null ? Math.max(v.max, target) : v.max);
+               } },
       yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.name; }),
-               axisLabel: { width: 160, overflow: "truncate" } },
-      series: [{ type: "bar", itemStyle: { color: BLUE }, label: { show: true, position: "right" },
-                 data: rows.map(function (r) { return r.value; }) }]
+               axisLabel: { width: 200, overflow: "truncate" } },
+      series: [series]
     };
   }
 
