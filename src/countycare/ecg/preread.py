@@ -496,6 +496,11 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
         m = measure_mod.measure(wf, beats, usable=q.usable)
         result.measurements = m.as_dict()
         result.rhythm["p_fraction"] = m.p_fraction
+        if m.p_fraction is None or m.p_fraction < P_CONSISTENT:
+            # No consistent P wave before the QRS (AF, flutter, junctional): a PR would be
+            # made up from whatever deflection precedes the QRS.
+            result.measurements["pr_ms"] = None
+            result.measurements.get("fiducials", {}).pop("p_on_ms", None)
     result.statements = [
         {"code": c, "confidence": round(float(p), 2)}
         for c, p in statements(result, wf, sex=sex, age=age)
