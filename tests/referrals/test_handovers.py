@@ -197,3 +197,14 @@ def test_the_family_doctor_rule_can_be_taken_over(village_doctor, specialist):
     finally:
         services.unregister_family_doctor_rule(teams)
     assert services.is_family_doctor(village_doctor)
+
+
+def test_mark_all_hand_overs_read_from_the_board(web, catalog, residents, departments,
+                                                 village_doctor, specialist):  # fmt: skip
+    for _n in range(12):
+        _up(village_doctor, residents, departments)
+    client = web(specialist)
+    page = client.get("/referrals/")
+    assert len(page.context["notifications"]) == 10 and page.context["unread_count"] == 12
+    client.post("/referrals/notifications/read/", {"all": "1"})
+    assert not selectors.unread_notifications(specialist).exists()

@@ -110,6 +110,60 @@ def _sessions(depts: dict[str, list], today: dt.date) -> int:
     return len(sessions)
 
 
+def _fits(code: str, resident: Resident, on: dt.date) -> bool:
+    """Whether a diagnosis is plausible for the resident's age and sex (pregnancy for women
+    of child-bearing age, newborn conditions for infants, dementia for the old …)."""
+    age, female, cat = resident.age_on(on), resident.sex == "F", code[:3]
+    if code.startswith("O"):
+        return female and 18 <= age <= 45
+    if code.startswith("P"):
+        return age < 1
+    if cat in ("J21", "J18"):
+        return age < 14
+    if cat in ("N70", "C50"):
+        return female and age >= 18
+    if cat == "N95":
+        return female and 42 <= age <= 60
+    if cat == "N41":
+        return not female and age >= 18
+    if cat in ("F03", "G20", "H25", "I67", "M16", "M17"):
+        return age >= 55
+    if cat == "E44":
+        return age < 6 or age >= 70
+    if code[0] in ("I", "C") or cat in ("E11", "N18", "H40", "K74", "J44", "J96"):
+        return age >= 35
+    return age >= 14
+
+
+# Downward referrals are for stable chronic and rehabilitation patients (REF-01): the plan by
+# the diagnosis' category — follow-up items (item, frequency), medicines, advice.
+_PLANS: tuple[tuple[tuple[str, ...], tuple], ...] = (
+    (("I6",), ([("肢体功能康复训练", "每日"), ("血压", "每周2次")],
+               ["阿司匹林肠溶片", "阿托伐他汀钙片"], "坚持康复训练，低盐低脂饮食，预防跌倒")),
+    (("I1", "I2", "I4", "I5"), ([("血压、心率", "每周2次"), ("胸闷胸痛等症状", "每周1次")],
+                                ["阿司匹林肠溶片", "苯磺酸氨氯地平片"], "低盐低脂饮食，如胸痛加重及时就诊")),
+    (("E1",), ([("空腹及餐后血糖", "每周2次"), ("足部检查", "每月1次")],
+               ["二甲双胍片"], "控制饮食，监测血糖，低血糖时及时处理")),
+    (("J44", "J47", "J96"), ([("呼吸症状与血氧饱和度", "每周2次")],
+                             ["噻托溴铵吸入粉雾剂"], "戒烟，坚持呼吸功能锻炼")),
+    (("N18",), ([("血压", "每周2次"), ("肾功能、电解质", "每月1次")],
+                ["复方α-酮酸片"], "优质低蛋白饮食，控制血压")),
+    (("S", "T14", "M"), ([("伤口与肢体功能锻炼", "每周2次")],
+                         ["碳酸钙D3片"], "循序渐进功能锻炼，按时复查影像")),
+    (("C",), ([("疼痛评估与营养状况", "每周1次")], [], "对症支持治疗，按计划返院复查")),
+    (("F2", "F3"), ([("服药依从性与精神症状", "每2周1次")],
+                    ["利培酮片"], "按时服药，家属协助监护")),
+    (("K74", "B18"), ([("肝功能", "每月1次")], ["恩替卡韦片"], "禁酒，按时复查肝功能和B超")),
+)  # fmt: skip
+
+
+def _care_plan_for(code: str):
+    for prefixes, plan in _PLANS:
+        if code.startswith(prefixes):
+            return plan
+    return None
+
+
 def _at(day: dt.date, rng: random.Random) -> dt.datetime:
     minute = rng.randint(8 * 60, 17 * 60)
     return timezone.make_aware(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)))
@@ -223,7 +277,8 @@ def _one_upward(t: _Traffic, resident, when, day_back, alert, Report, ReportStat
     doctor = t.referrer(resident)
     if doctor is None:
         return
-    entry = rng.choice(t.diagnoses)
+    on = timezone.localdate(when)
+    entry = rng.choice([e for e in t.diagnoses if _fits(e.code, resident, on)] or t.diagnoses)
     dept, specialists = t.department_for(entry)
     specialist = rng.choice(specialists)
     urgency = "urgent" if alert else rng.choices(("routine", "urgent", "emergency"), (75, 20, 5))[0]
@@ -305,29 +360,22 @@ def _one_upward(t: _Traffic, resident, when, day_back, alert, Report, ReportStat
     if discharge_at >= now:
         return
     down = None
-    if rng.random() < 0.55:
+    plan = _care_plan_for(referral.diagnosis_code)
+    if plan is not None and rng.random() < 0.7:
+        items, medicines, notes = plan
         target = resident.home_village if rng.random() < 0.5 else resident.home_village.parent
         down = {
             "to_institution": target.pk,
             "reason": "病情稳定，转回基层继续治疗和康复",
             "care_plan": {
-                "follow_up_items": [
-                    {"item": "血压", "frequency": "每周2次"},
-                    {"item": "症状和用药情况", "frequency": "每周1次"},
-                ],
+                "follow_up_items": [{"item": i, "frequency": f} for i, f in items],
                 "medicines": [
-                    {
-                        "name": rng.choice(
-                            ("阿司匹林肠溶片", "阿托伐他汀钙片", "二甲双胍片", "苯磺酸氨氯地平片")
-                        ),
-                        "dose": "按出院医嘱",
-                        "frequency": "每日1次",
-                    }
+                    {"name": m, "dose": "按出院医嘱", "frequency": "遵医嘱"} for m in medicines
                 ],
                 "next_review_on": (
                     timezone.localdate(discharge_at) + dt.timedelta(days=rng.choice((7, 14, 30)))
                 ).isoformat(),
-                "notes": "低盐低脂饮食，如有不适及时就诊",
+                "notes": notes,
             },
         }
     _up, child = services.discharge(specialist, referral.pk, at=discharge_at, down=down)

@@ -300,6 +300,17 @@ class Referral(models.Model):
         return f"{self.to_institution}{dept}"
 
     @property
+    def status_label(self) -> str:
+        """The state in the words of the direction: an out-of-county referral waits for
+        approval, a downward one is taken over and the patient reports back."""
+        words = {
+            (Direction.OUT, ReferralStatus.REQUESTED): _("Awaiting approval"),
+            (Direction.DOWN, ReferralStatus.ACCEPTED): _("Taken over"),
+            (Direction.DOWN, ReferralStatus.ARRIVED): _("Reported back"),
+        }
+        return str(words.get((self.direction, self.status), self.get_status_display()))
+
+    @property
     def audit_resident_id(self) -> int:
         return self.resident_id
 

@@ -142,7 +142,9 @@ def board(request: HttpRequest) -> HttpResponse:
     if chosen is not None and user.has_perm(_p(Perm.VIEW_AGGREGATES)):
         today = timezone.localdate()
         context["figures"] = selectors.figures(chosen, today.replace(day=1), today)
-    context["notifications"] = list(selectors.unread_notifications(user)[:20])
+    unread = selectors.unread_notifications(user)
+    context["notifications"] = list(unread[:10])
+    context["unread_count"] = unread.count()
     if user.has_perm(_p(Perm.REFER)):
         query = request.GET.get("q", "").strip()
         context["q"] = query
@@ -418,6 +420,9 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "review_days": policy.value(referral_policy.DOWN_REVIEW_DAYS),
         "results": selectors.travelling_results(referral),
         "waiting": _waiting(timezone.now() - referral.requested_at),
+        "children": list(
+            selectors.referrals_for(user).filter(parent=referral).order_by("requested_at")
+        ),
     }
     return render(request, "referrals/detail.html", context)
 
@@ -477,7 +482,10 @@ def referral_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    services.mark_read(request.user, request.POST.getlist("ids"))
+    ids = request.POST.getlist("ids")
+    if request.POST.get("all"):
+        ids = list(selectors.unread_notifications(request.user).values_list("pk", flat=True))
+    services.mark_read(request.user, ids)
     return redirect("referrals:board")
 
 
