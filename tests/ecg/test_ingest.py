@@ -221,3 +221,22 @@ def test_the_pre_read_is_a_draft_never_a_signed_result(
     assert "AI自动预判读（草稿，非签发报告）" in page
     assert "AI自动预判读（草稿）" in pdf_html
     assert all(o.source == "pre_read" for o in Observation.objects.filter(order=order))
+
+
+def test_a_redelivered_pre_read_task_changes_nothing(
+    make_order, village_doctor, django_capture_on_commit_callbacks
+):
+    """Celery may deliver ``ecg.preread`` twice (acks_late): the second run finds the pre-read
+    done — no duplicate Observations, no second critical alert."""
+    from countycare.ecg import tasks
+
+    order = make_order()
+    wf = synth([0.5, 1.3, 2.1, 2.9, 6.3, 7.1, 7.9, 8.7, 9.5])  # a 3.4 s pause (synthetic)
+    _upload(village_doctor, order, _json_upload(wf), django_capture_on_commit_callbacks)
+    rec = EcgRecording.objects.get(order=order)
+    before = (Observation.objects.filter(order=order).count(),
+              CriticalAlert.objects.filter(order=order).count())  # fmt: skip
+    tasks.preread.delay(rec.pk)
+    after = (Observation.objects.filter(order=order).count(),
+             CriticalAlert.objects.filter(order=order).count())  # fmt: skip
+    assert before == after and before[1] == 1

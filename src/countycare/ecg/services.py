@@ -83,8 +83,16 @@ def ingest(attachment: Attachment) -> EcgRecording | None:
     return rec
 
 
-def run_preread(recording_id: int) -> EcgRecording:
+def run_preread(recording_id: int, *, force: bool = False) -> EcgRecording:
+    """The pre-read of a stored recording. Idempotent: a task delivered twice (Celery
+    ``acks_late`` redelivery, a retry) finds the pre-read done and changes nothing — no second
+    set of Observations, no second critical alert. ``force`` runs it again (a new algorithm
+    version), replacing its Observations."""
     rec = EcgRecording.objects.select_related("order", "order__resident").get(pk=recording_id)
+    if rec.status == PreReadStatus.DONE and not force:
+        return rec
+    if force:
+        Observation.objects.filter(order=rec.order, source=ObservationSource.PRE_READ).delete()
     try:
         result = preread.analyse(rec.waveform())
     except Exception as exc:
