@@ -99,7 +99,8 @@ def test_visit_saved_flags_abnormal_and_shows_critical_in_red(village_doctor, re
     assert "27.7" in body  # BMI computed
     alert = CriticalAlert.objects.get()
     assert url("alert-acknowledge", alert.pk) in body
-    assert "转诊功能即将上线" in body and "disabled" in body
+    # "Refer upward" opens the referral form prefilled from the alert (issue 6).
+    assert f'href="/referrals/new/{residents["a1"].pk}/?direction=up&amp;alert={alert.pk}"' in body
 
 
 def test_a_doctor_of_another_village_gets_404(village_doctor_b1, village_doctor, residents, web,
