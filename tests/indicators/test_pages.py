@@ -236,3 +236,20 @@ def test_home_widget_shows_the_stored_year(
     for user in (community_admin, health_commission_viewer):
         html = web(user).get(reverse("home")).content.decode()
         assert "县域内就诊率" in html and str(YEAR) in html
+
+
+def test_rows_link_only_where_the_role_may_follow_it(
+    web, health_commission_viewer, community_admin, data
+):
+    rows_of = "/rows/"
+    hc = web(health_commission_viewer)
+    assert (
+        rows_of
+        not in hc.get(url("indicators:detail", "wh_visits", period=str(YEAR))).content.decode()
+    )
+    stats = hc.get(
+        url("indicators:detail", "in_county_visit_rate", period=str(YEAR))
+    ).content.decode()
+    assert rows_of in stats
+    admin = web(community_admin).get(url("indicators:detail", "wh_visits", period=str(YEAR)))
+    assert rows_of in admin.content.decode()

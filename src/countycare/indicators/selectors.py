@@ -103,16 +103,24 @@ class RowsNotAllowed(Exception):
     """The rows behind this number are records the user's role may not see."""
 
 
+def may_see_rows(user, model) -> bool:
+    """Whether the rows behind a number (of ``model``) are for ``user`` at all."""
+    from countycare.indicators.models import ImportedStatistic
+
+    if model is ImportedStatistic:
+        return True
+    return bool(getattr(model, "scope_paths", None)) and user.has_perm(
+        f"countycare.{Perm.VIEW_RESIDENT}"
+    )
+
+
 def rows_for(user, rows: QuerySet) -> QuerySet:
     """The rows behind a number that ``user`` may see: records through scoped() for roles
     that see records; aggregate rows (imported statistics, staff) for aggregate viewers."""
     from countycare.indicators.models import ImportedStatistic
 
-    model = rows.model
-    if model is ImportedStatistic:  # figures per institution and month, no person in them
+    if rows.model is ImportedStatistic:  # figures per institution and month, no person in them
         return rows
-    if not getattr(model, "scope_paths", None):
-        raise RowsNotAllowed  # no scoping rule declared: never shown row by row
-    if not user.has_perm(f"countycare.{Perm.VIEW_RESIDENT}"):
+    if not may_see_rows(user, rows.model):  # no scoping rule, or a role without records
         raise RowsNotAllowed
     return scoped(user, rows)

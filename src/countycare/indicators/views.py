@@ -184,6 +184,8 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
         else None
     )
     county = ctx["roots"][0].name if ctx["roots"] else ""
+    from countycare.indicators.registry import Ctx
+
     ctx.update(
         indicator=indicator,
         outcome=outcome,
@@ -198,7 +200,8 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
         ],
         ranking_height=70 + 30 * len(ranked),
         trend=_trend(indicator, institution, period),
-        has_rows=bool(way and way.rows),
+        has_rows=bool(way and way.rows)
+        and selectors.may_see_rows(request.user, way.rows(Ctx(institution, period)).model),
         used_sources=list(way.sources) if way else [],
         other_sources=[s for w in indicator.ways if w is not way for s in w.sources],
     )
@@ -223,15 +226,17 @@ def _row_table(model) -> tuple[list[str], object]:
 
     if model is ImportedStatistic:
         return [_("Institution"), _("Month"), _("Metric"), pgettext("indicator", "Value")], lambda r: [
-            r.institution.name, f"{r.month:%Y-%m}", r.get_metric_display(), float(r.value),
+            r.institution.name, f"{r.month:%Y-%m}", r.get_metric_display(),
+            int(r.value) if r.value == r.value.to_integral_value() else r.value,
         ]  # fmt: skip
     if model._meta.label_lower == "clinical.encounter":
-        return [_("Date"), _("Kind"), _("Where"), _("Residence on the day"), _("Resident"),
-                _("TCM"), _("Insurance fund paid (yuan)")], lambda r: [
+        return [_("Date"), _("Kind of encounter"), _("Institution seen at"),
+                _("Residence on the day"), _("Resident"), _("TCM"),
+                _("Insurance fund paid (yuan)")], lambda r: [
             r.date.isoformat(), r.get_kind_display(),
             r.institution.name if r.institution_id else f"{r.provider}（{_('outside the county')}）",
             r.residence.name if r.residence_id else "—", r.resident.name if r.resident_id else "—",
-            _yes(r.tcm), float(r.fund_paid) if r.fund_paid is not None else None,
+            _yes(r.tcm), r.fund_paid,
         ]  # fmt: skip
     return [_("Record")], lambda r: [str(r)]
 

@@ -22,7 +22,7 @@
       series: [
         { name: label(el, "value-label", "value"), type: "bar",
           data: rows.map(function (r) { return { value: r.value, itemStyle: { color: r.met ? GREEN : RED } }; }),
-          label: { show: true, position: "right", formatter: "{c}" } },
+          label: { show: true, position: "insideRight", color: "#fff", formatter: "{c}" } },
         { name: label(el, "target-label", "target"), type: "scatter", symbol: "rect", symbolSize: [4, 18],
           itemStyle: { color: "#333" }, data: rows.map(function (r) { return r.target; }) }
       ]
