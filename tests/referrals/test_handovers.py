@@ -208,3 +208,30 @@ def test_mark_all_hand_overs_read_from_the_board(web, catalog, residents, depart
     assert len(page.context["notifications"]) == 10 and page.context["unread_count"] == 12
     client.post("/referrals/notifications/read/", {"all": "1"})
     assert not selectors.unread_notifications(specialist).exists()
+
+
+def test_referrals_and_care_plans_on_the_resident_timeline(catalog, tree, residents,
+                                                           departments, village_doctor,
+                                                           specialist, township_doctor):  # fmt: skip
+    """REF-01: every referral is on the resident's timeline; a downward referral's care plan
+    once the township took the patient over — for whoever sees the resident."""
+    from countycare.core import timeline
+
+    up = _up(village_doctor, residents, departments)
+    services.accept(specialist, up.pk, mode="bed", bed="2床", admission_on=timezone.localdate())
+    services.arrive(specialist, up.pk)
+    _up_again, down = services.discharge(
+        specialist, up.pk,
+        down={"to_institution": tree.township_a.pk,
+              "care_plan": {"follow_up_items": ["血压"], "medicines": ["阿司匹林肠溶片"]}},
+    )  # fmt: skip
+
+    def kinds(user):
+        return [e.kind for e in timeline.for_resident(residents["a1"], user)]
+
+    assert kinds(village_doctor).count("referral") == 2 and "care_plan" not in kinds(village_doctor)
+    services.accept(township_doctor, down.pk)
+    entries = timeline.for_resident(residents["a1"], village_doctor)
+    plan = next(e for e in entries if e.kind == "care_plan")
+    assert "血压" in plan.detail and "阿司匹林肠溶片" in plan.detail
+    assert any("上转" in e.title for e in entries) and any("下转" in e.title for e in entries)
