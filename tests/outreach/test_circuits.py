@@ -389,8 +389,18 @@ def test_team_sees_key_populations_and_examinations_link_to_the_visit(circuit_te
     assert link.circuit_visit == visit
     other = telemed.open_visit(doctor, resident=elsewhere.pk, setting="circuit")
     assert not CircuitEncounter.objects.filter(visit=other).exists()
+    before = AuditEntry.objects.count()
     shown = selectors.telemed_visits(doctor, visit)
     assert [r["visit"].pk for r in shown] == [seen.pk]
+    assert AuditEntry.objects.count() == before + 1
+    # Someone who may not see the resident's record sees none of it.
+    from countycare.outreach.selectors import telemed_visits
+
+    outsider = StaffFactory(employer=tree.village_b1)
+    from tests.factories import with_role
+
+    with_role(outsider, "village_doctor", tree.village_b1)
+    assert telemed_visits(outsider, visit) == []
     assert shown[0]["observations"] == 2 and shown[0]["orders"] == [order]
 
 

@@ -143,4 +143,12 @@ def telemed_visits(user, visit: CircuitVisit) -> list[dict]:
                 "orders": by_visit.get(item.pk, []),
             }
         )
+    if rows:  # residents' names and examinations: the read is audited
+        audit.log(
+            audit.Action.SEARCH,
+            actor=user,
+            obj=visit,
+            institution=visit.place,
+            detail={"circuit_encounters": [r["visit"].pk for r in rows]},
+        )
     return rows
