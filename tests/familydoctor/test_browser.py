@@ -74,10 +74,14 @@ def test_sign_on_the_pad_and_see_the_trend_and_coverage(
     page.goto(live_server.url + reverse("residents:detail", args=[resident.pk]))
     page.wait_for_selector("[data-fd-chart=bp][data-drawn] svg")
     assert page.locator("[data-fd-chart=bp] svg path").count() > 5
-    page.locator("#family-doctor").screenshot(path=str(shots / "familydoctor-resident-trend-test.png"))
+    page.locator("#family-doctor").screenshot(
+        path=str(shots / "familydoctor-resident-trend-test.png")
+    )
     ctx.close()
 
-    ctx, page = login(browser, live_server, health_commission_viewer, {"width": 1200, "height": 900})
+    ctx, page = login(
+        browser, live_server, health_commission_viewer, {"width": 1200, "height": 900}
+    )
     page.goto(live_server.url + reverse("familydoctor:coverage"))
     page.wait_for_selector("[data-fd-chart=coverage][data-drawn] svg")
     assert "札萨克镇卫生院" in page.inner_text("table")

@@ -55,18 +55,41 @@ def test_demo_step_seeds_a_year():
     assert min(rates) < target < max(rates), rates
 
 
+def _forget_traffic():
+    from countycare.familydoctor.models import ContractPackage, ContractTransition, LongPrescription
+    from countycare.telemed.models import Observation
+
+    observations = list(
+        Observation.objects.filter(family_doctor_follow_ups__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    FollowUp.observations.through.objects.all().delete()
+    Observation.objects.filter(pk__in=observations).delete()
+    for model in (LongPrescription, FollowUp, HealthCheck, ContractTransition, ContractPackage):
+        model.objects.all().delete()
+    Contract.objects.filter(renewed_from__isnull=False).delete()
+    Contract.objects.all().delete()
+
+
 def test_same_seed_same_contracts():
     run(seed=11, residents=400)
-    first = list(Contract.objects.order_by("pk").values_list("start_on", "status", "fee_total"))
-    follow = list(FollowUp.objects.order_by("pk").values_list("followed_on", "classification"))
-    from django.core.management import call_command
-
-    call_command("flush", "--noinput", verbosity=0)
-    run(seed=11, residents=400)
-    assert (
-        list(Contract.objects.order_by("pk").values_list("start_on", "status", "fee_total"))
-        == first
+    first = list(
+        Contract.objects.order_by("pk").values_list("resident", "start_on", "status", "fee_total")
     )
+    follow = list(
+        FollowUp.objects.order_by("pk").values_list("resident", "followed_on", "classification")
+    )
+    assert first and follow
+    _forget_traffic()
+    seed_familydoctor(11, traffic=True)
+    again = list(
+        Contract.objects.order_by("pk").values_list("resident", "start_on", "status", "fee_total")
+    )
+    assert again == first
     assert (
-        list(FollowUp.objects.order_by("pk").values_list("followed_on", "classification")) == follow
+        list(
+            FollowUp.objects.order_by("pk").values_list("resident", "followed_on", "classification")
+        )
+        == follow
     )

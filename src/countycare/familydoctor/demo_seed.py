@@ -83,8 +83,8 @@ TERMINATIONS = ("moved", "resident_request", "changed_team")
 KEY_SHARE = 0.4
 
 
-def _rng(seed: int) -> random.Random:
-    return random.Random(f"countycare-demo:{seed}:familydoctor")  # noqa: S311 — demo data
+def _rng(seed: int, part: str) -> random.Random:
+    return random.Random(f"countycare-demo:{seed}:familydoctor:{part}")  # noqa: S311 — demo data
 
 
 def _aware(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
@@ -390,9 +390,9 @@ class _Contracts:
 
 @step("familydoctor", order=50)
 def seed_familydoctor(seed: int, *, traffic: bool) -> str:
-    rng = _rng(seed)
     packages = _packages()
-    teams = _teams(rng)
+    teams = _teams(_rng(seed, "teams"))
+    rng = _rng(seed, "traffic")
     if not traffic or Contract.objects.exists() or not teams:
         return f"{len(packages)} service packages, {len(teams)} family-doctor teams"
     today = timezone.localdate()
