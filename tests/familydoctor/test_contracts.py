@@ -254,3 +254,12 @@ def test_team_members_count_as_family_doctors_for_reserved_slots(
     assert is_family_doctor(village_doctor)
     TeamMember.objects.create(team=team_a, staff=specialist, function="specialist")
     assert not is_family_doctor(specialist)  # technical support is hospital staff
+
+
+def test_expiry_task(village_doctor, residents, team_a, sign):
+    from countycare.familydoctor.tasks import expire_contracts
+
+    today = timezone.localdate()
+    sign(village_doctor, residents["a1"], team_a, now=aware(today - dt.timedelta(days=400)))
+    assert expire_contracts.delay().get() == 1
+    assert Contract.objects.get().status == "expired"
