@@ -250,3 +250,21 @@ def test_reschedule_and_call_off_over_the_api(api, catalog, departments, residen
     r = api(hospital_admin).post(f"/api/v1/clinic-sessions/{session.pk}/cancel/", {},
                                  format="json")  # fmt: skip
     assert r.status_code == 400 and "reason" in r.json()["errors"]
+
+
+def test_the_resident_page_refers_and_shows_open_referrals(web, catalog, departments, residents,
+                                                           village_doctor, village_doctor_b1):  # fmt: skip
+    from countycare.referrals import services
+
+    client = web(village_doctor)
+    a1 = residents["a1"]
+    html = client.get(f"/residents/{a1.pk}/").content.decode()
+    assert f'href="/referrals/new/{a1.pk}/?direction=up"' in html
+    assert f'href="/referrals/appointments/slots/?resident={a1.pk}"' in html
+    assert "?direction=down" not in html  # village doctors do not refer down
+    services.refer_up(
+        village_doctor, resident=a1.pk, department=departments["心血管内科"].pk,
+        reason="胸闷", diagnosis_code="I20.000",
+    )  # fmt: skip
+    html = client.get(f"/residents/{a1.pk}/").content.decode()
+    assert "不稳定型心绞痛" in html and "等待医院答复" in html

@@ -8,5 +8,6 @@ class ReferralsConfig(AppConfig):
     verbose_name = _("Referrals")
 
     def ready(self) -> None:
-        # Policy numbers, the receiving side's scoping rules, the timeline provider.
-        from countycare.referrals import policy, scoping_rules, timeline  # noqa: F401
+        # Policy numbers, the receiving side's scoping rules, the timeline provider, the
+        # resident page's section.
+        from countycare.referrals import page, policy, scoping_rules, timeline  # noqa: F401
