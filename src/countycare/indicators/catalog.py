@@ -178,6 +178,8 @@ declare(Indicator(
         rows=s.stat_rows(M.OUTPATIENT_VISITS),
     ),),
     unit="%", group=NATIONAL, levels=WHOLE, order=30,
+    note_zh="基层医疗卫生机构（按就诊当日的机构类别）门急诊人次 ÷ 县域内门急诊总人次",
+    note_en="Outpatient and emergency visits at grassroots institutions (by their level on the day) ÷ all in the county",
 ))
 declare(Indicator(
     "downward_referral_share", "牵头医院下转患者数量占比", "Lead-hospital downward-referral share",
@@ -208,6 +210,8 @@ declare(Indicator(
     ways=(Way((s.imported(M.NEW_TECHNIQUES),), numerator=s.stat(M.NEW_TECHNIQUES, types=GRASSROOTS_TYPES),
               rows=s.stat_rows(M.NEW_TECHNIQUES, types=GRASSROOTS_TYPES)),),
     unit="count", group=NATIONAL, levels=(*WHOLE, *TOWNSHIPS), order=50,
+    note_zh="牵头医院帮助基层医疗卫生机构开展的新技术、新项目数（导入的统计数据）",
+    note_en="New techniques and projects grassroots institutions started with the lead hospital's help (imported statistics)",
 ))
 declare(Indicator(
     "grassroots_bed_occupancy", "基层医疗卫生机构床位使用率", "Grassroots bed occupancy", "KPI-02",
@@ -228,6 +232,8 @@ declare(Indicator(
               denominator=s.stat(M.INSURANCE_FUND_YUAN),
               rows=s.stat_rows(M.INSURANCE_FUND_YUAN)),),
     unit="%", group=NATIONAL, levels=WHOLE, order=70,
+    note_zh="基层医疗卫生机构医保基金支付 ÷ 县域内医疗机构医保基金支付",
+    note_en="Insurance fund paid to grassroots institutions ÷ paid to all institutions in the county",
 ))
 declare(Indicator(
     "satisfaction_rate", "群众县域内就医满意度", "Resident satisfaction with in-county care",
@@ -237,6 +243,8 @@ declare(Indicator(
               rows=s.stat_rows(M.SATISFACTION_SATISFIED, M.SATISFACTION_SURVEYED)),),
     unit="%", group=NATIONAL, target=Target({"2025": 90}, "KPI-01"), levels=(*WHOLE, *TOWNSHIPS),
     order=80,
+    note_zh="满意人数 ÷ 满意度调查人数（导入的调查数据）",
+    note_en="Satisfied ÷ surveyed residents (imported survey figures)",
 ))
 declare(Indicator(
     "tcm_share", "基层中医药（蒙医药）门急诊占比",
@@ -251,6 +259,8 @@ declare(Indicator(
               rows=s.stat_rows(M.TCM_VISITS, M.OUTPATIENT_VISITS, types=GRASSROOTS_TYPES)),),
     unit="%", group=NATIONAL, target=Target({"2025": 35}, "KPI-04"),
     levels=(*WHOLE, *TOWNSHIPS), order=90,
+    note_zh="基层医疗卫生机构提供中医药（蒙医药）服务的门急诊人次 ÷ 基层门急诊总人次",
+    note_en="Grassroots outpatient and emergency visits with TCM/Mongolian-medicine services ÷ all grassroots outpatient and emergency visits",
 ))
 
 # --- Family-doctor contracts (FD-01, FD-02) ----------------------------------------------------
@@ -261,6 +271,8 @@ declare(Indicator(
               denominator=s.residents()),),
     unit="%", group=FAMILY, target=Target({"2024": 60, "2025": 75}, "FD-02"),
     levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=110,
+    note_zh="统计期内有有效签约的居民数 ÷ 期末常住居民数",
+    note_en="Residents with a contract in force in the period ÷ residents at its end",
 ))
 declare(Indicator(
     "key_population_contract_coverage", "重点人群签约覆盖率", "Key-population contract coverage",
@@ -270,6 +282,8 @@ declare(Indicator(
               denominator=s.key_population_residents()),),
     unit="%", group=FAMILY, target=Target({"2024": 90, "2025": 90}, "FD-02"),
     levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC, T.VILLAGE), weight=2, order=120,
+    note_zh="签约的重点人群（65岁及以上、0–6岁儿童、慢病、孕产妇等，每人只计一次）÷ 期末重点人群数",
+    note_en="Contracted key-population residents (65+, children 0–6, chronic disease, pregnant …, each once) ÷ key-population residents at the period's end",
 ))
 
 # --- Walking Hospital and shared centers (WH-06, SHC-03) --------------------------------------
@@ -277,11 +291,15 @@ declare(Indicator(
     "wh_visits", "行走的医院就诊人次", "Walking Hospital visits", "WH-06",
     ways=(Way((TELEMED,), numerator=s.count_of(s.wh_visits_qs), rows=s.wh_visits_qs),),
     unit="count", group=WALKING, order=210,
+    note_zh="统计期内在本机构范围内开展的行走的医院就诊人次",
+    note_en="Walking Hospital visits recorded in the subtree in the period",
 ))
 declare(Indicator(
     "wh_exam_orders", "远程检查申请数", "Remote exam orders", "WH-03",
     ways=(Way((ORDERS,), numerator=s.count_of(s.wh_orders_qs), rows=s.wh_orders_qs),),
     unit="count", group=WALKING, order=220,
+    note_zh="统计期内提交的远程检查申请数",
+    note_en="Remote exam orders submitted in the period",
 ))
 declare(Indicator(
     "wh_tat_within_target", "远程诊断报告按时签发率", "Remote reports signed within the turnaround target",
@@ -297,6 +315,8 @@ declare(Indicator(
     ways=(Way((ALERTS,), numerator=s.critical_acknowledged_in_time(),
               denominator=s.count_of(s.critical_alerts_qs), rows=s.critical_alerts_qs),),
     unit="%", group=WALKING, order=240,
+    note_zh="在升级时限内确认的危急值 ÷ 统计期内的危急值",
+    note_en="Critical values acknowledged before they escalate ÷ critical values raised in the period",
 ))
 declare(Indicator(
     "lab_within_2h", "检验结果2小时内出具率", "Lab results issued within 2 hours", "SHC-03",
@@ -304,6 +324,8 @@ declare(Indicator(
               denominator=s.figure(LAB_FIGURES, "measured"), rows=s.lab_orders_qs),),
     unit="%", group=WALKING, target=Target({"2024": 100}, "SHC-03"),
     levels=(*WHOLE, *COUNTY_HOSPITALS, *TOWNSHIPS), order=250,
+    note_zh="采样到出具报告在时限（2小时）内的检验结果 ÷ 有采样时间的检验结果",
+    note_en="Lab results reported within the target (2 h) of collection ÷ results with a collection time",
 ))
 
 # --- Workforce and facility standards (KPI-05, KPI-06, STD-01) --------------------------------
@@ -312,6 +334,8 @@ declare(Indicator(
     ways=(Way((STAFF, RESIDENTS), numerator=s.registered_gps(), denominator=s.residents()),),
     unit="per_10000", scale=10000, group=WORKFORCE, target_key=policy.GPS_PER_10000_TARGET,
     levels=(*WHOLE, *TOWNSHIPS), order=310,
+    note_zh="在岗注册全科医生数 ÷ 期末常住居民数 × 10,000",
+    note_en="Registered GPs at work ÷ residents at the period's end × 10,000",
 ), target_year=2025)
 declare(Indicator(
     "qualified_village_doctor_share", "乡村医生中执业（助理）医师占比",
@@ -319,6 +343,8 @@ declare(Indicator(
     ways=(Way((STAFF,), numerator=s.village_doctors(licensed=True), denominator=s.village_doctors()),),
     unit="%", group=WORKFORCE, target=Target({"2025": 45}, "KPI-06"),
     levels=(*WHOLE, *TOWNSHIPS, T.VILLAGE_CLINIC), order=320,
+    note_zh="统计期内在岗乡村医生中持执业医师或执业助理医师资格的人数 ÷ 在岗乡村医生数",
+    note_en="Village doctors at work in the period with a (assistant) physician licence ÷ village doctors at work",
 ))
 
 
@@ -359,6 +385,8 @@ declare(Indicator(
               denominator=s.figure(OUTREACH_FIGURES, "elderly_care.institution_months")),),
     unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-03"), levels=(*WHOLE, *TOWNSHIPS),
     order=415,
+    note_zh="每月至少巡诊一次的养老机构月数 ÷ 养老机构月数",
+    note_en="Elderly-care institution-months with at least one circuit visit ÷ institution-months",
 ))
 declare(Indicator(
     "village_circuit_rate", "无卫生室村巡诊达标率", "Villages without a clinic served by weekly circuits",
@@ -367,6 +395,8 @@ declare(Indicator(
               denominator=s.figure(OUTREACH_FIGURES, "village_circuits.village_weeks")),),
     unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-04"), levels=(*WHOLE, *TOWNSHIPS),
     order=418,
+    note_zh="每周有巡诊的无卫生室村周数 ÷ 无卫生室村周数",
+    note_en="Village-weeks of villages without a clinic with a circuit visit ÷ village-weeks",
 ))
 declare(Indicator(
     "dispatch_compliance", "派驻人员在岗达标率", "Dispatched weeks with the days on site due", "OUT-05",
@@ -374,5 +404,7 @@ declare(Indicator(
               denominator=s.figure(OUTREACH_FIGURES, "dispatch.dispatch_weeks")),),
     unit="%", group=OUTREACH, target=Target({"2024": 100}, "OUT-05"), levels=(*WHOLE, *TOWNSHIPS),
     weight=1.5, order=420,
+    note_zh="在岗天数达到要求的派驻周数 ÷ 派驻周数",
+    note_en="Dispatched weeks with the days on site due ÷ dispatched weeks",
 ))
 # fmt: on

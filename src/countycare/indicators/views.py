@@ -145,7 +145,9 @@ def _trend(indicator, institution, period: Period) -> list[dict]:
     today = timezone.localdate()
     out = []
     for month in months:
-        if month.start > today:
+        if not month.is_closed(today):
+            # A month still running is not a point of the trend (a day's figures would read
+            # as a jump); the dashboard shows it to date.
             out.append({"period": month.code, "value": None, "target": None})
             continue
         o = services.outcome_for(indicator.code, institution, month)
