@@ -51,7 +51,7 @@ def test_a_month_of_referrals_in_every_state(seeded):
     for direction, state in (
         ("up", "requested"), ("up", "accepted"), ("up", "declined"), ("up", "arrived"),
         ("up", "discharged"), ("up", "cancelled"), ("down", "requested"), ("down", "accepted"),
-        ("out", "requested"), ("out", "approved"),
+        ("down", "arrived"), ("out", "requested"), ("out", "approved"), ("out", "declined"),
     ):  # fmt: skip
         assert (direction, state) in states, (direction, state, summary)
     oldest = Referral.objects.order_by("requested_at").first().requested_at

@@ -267,7 +267,62 @@ def _run_traffic(seed: int, depts: dict[str, list]) -> dict[str, int]:
         if rng.random() < 0.8 and people:
             _one_out(t, residents[people.pop()], _at(day, rng), day_back)
         _direct_bookings(t, residents, people, day, day_back)
+    _every_state(t)
     return t.counts
+
+
+def _every_state(t: _Traffic) -> None:
+    """Whatever the draw, the month shows every state of every direction (issue 6): a
+    missing one is made from the oldest referral that can move there, through the services,
+    a few hours after it was made."""
+
+    def oldest(direction: str, status: str):
+        return (
+            Referral.objects.filter(direction=direction, status=status)
+            .select_related("to_department", "referred_by")
+            .order_by("requested_at", "pk")
+            .first()
+        )
+
+    def later(referral, hours: float) -> dt.datetime:
+        start = referral.answered_at or referral.requested_at
+        return min(start + dt.timedelta(hours=hours), t.now - dt.timedelta(minutes=5))
+
+    def specialist_for(referral):
+        found = t.depts.get(str(referral.to_department_id))
+        return found[1][0] if found and found[1] else None
+
+    have = set(Referral.objects.values_list("direction", "status").distinct())
+    moves = (
+        (("up", "cancelled"), ("up", "requested"),
+         lambda r: services.cancel(r.referred_by, r.pk, reason="患者家属要求暂缓", now=later(r, 2))),
+        (("up", "declined"), ("up", "requested"),
+         lambda r: specialist_for(r) and services.decline(
+             specialist_for(r), r.pk, reason="不符合转诊指征，建议基层继续治疗", now=later(r, 3))),
+        (("down", "accepted"), ("down", "requested"),
+         lambda r: t.doctor_at.get(r.to_institution_id) and services.accept(
+             t.doctor_at[r.to_institution_id], r.pk, now=later(r, 6))),
+        (("down", "arrived"), ("down", "accepted"),
+         lambda r: t.doctor_at.get(r.to_institution_id) and services.arrive(
+             t.doctor_at[r.to_institution_id], r.pk, at=later(r, 24))),
+        (("out", "approved"), ("out", "requested"),
+         lambda r: t.approver and services.approve(
+             t.approver, r.pk, reason="县域内无法诊治，同意外转", now=later(r, 4))),
+        (("out", "declined"), ("out", "requested"),
+         lambda r: t.approver and services.decline(
+             t.approver, r.pk, reason="县域内可诊治，建议转牵头医院", now=later(r, 4))),
+    )  # fmt: skip
+    for wanted, source, move in moves:
+        if wanted in have:
+            continue
+        referral = oldest(*source)
+        if referral is None:
+            continue
+        try:
+            move(referral)
+        except DomainError:
+            continue
+        have.add(wanted)
 
 
 def _one_upward(t: _Traffic, resident, when, day_back, alert, Report, ReportStatus) -> None:
