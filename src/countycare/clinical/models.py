@@ -78,6 +78,7 @@ class Encounter(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="encounters",
+        db_index=False,  # the (…, date) index below leads with it
     )
     institution_type = models.CharField(
         _("institution type on the day"),
@@ -93,6 +94,7 @@ class Encounter(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="encounters",
+        db_index=False,  # the (…, date) index below leads with it
     )
     residence = models.ForeignKey(
         Institution,
@@ -101,6 +103,7 @@ class Encounter(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="encounters_of_residents",
+        db_index=False,  # the (residence, date) index leads with it
     )
     tcm = models.BooleanField(_("TCM/Mongolian-medicine service"), default=False)
     total_cost = models.DecimalField(
@@ -114,6 +117,7 @@ class Encounter(models.Model):
         verbose_name=_("import"),
         on_delete=models.PROTECT,
         related_name="encounters",
+        db_index=False,  # imports are never deleted; an index would only slow the import
     )
 
     # core.scoping: where the visit happened, where the patient lived then, where he lives now.
