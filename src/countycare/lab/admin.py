@@ -33,7 +33,7 @@ class Hl7MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Replay the selected dead letters"), permissions=["change"])
+    @admin.action(description=_("Process the selected messages again"), permissions=["change"])
     def replay(self, request, queryset):
         done = failed = 0
         for pk in queryset.exclude(status=MessageStatus.ACCEPTED).values_list("pk", flat=True):
@@ -44,7 +44,8 @@ class Hl7MessageAdmin(admin.ModelAdmin):
                 failed += 1
         self.message_user(
             request,
-            _("%(done)d accepted, %(failed)d still failing.") % {"done": done, "failed": failed},
+            _("%(done)d accepted; %(failed)d still not accepted.")
+            % {"done": done, "failed": failed},
             messages.SUCCESS if not failed else messages.WARNING,
         )
 

@@ -107,7 +107,7 @@ class MappingForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "718-7", "autocomplete": "off"}),
         help_text=_("For example 718-7 haemoglobin, 6690-2 white cells, 777-3 platelets."),
     )
-    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    name = forms.CharField(label=_("Test name"), max_length=100, required=False)
     unit = forms.CharField(label=_("Unit"), max_length=20, required=False)
     any_sender = forms.BooleanField(
         label=_("For every sender (not only this analyzer)"), required=False

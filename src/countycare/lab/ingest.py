@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -34,7 +33,6 @@ from countycare.core.errors import Conflict
 from countycare.lab import ack, caches, critical_values, oru
 from countycare.lab.models import (
     AckCode,
-    Analyzer,
     Hl7Message,
     LabResult,
     MessageStatus,
@@ -244,6 +242,8 @@ def ingest(
         :40
     ]
     digest = digest_of(_normalized(raw))
+    if sender.strip("|"):
+        _performing_institution(sender, received_at)  # every sender is registered, once
     for _attempt in range(3):
         existing, original = _lookup(sender, control_id, digest)
         if existing is not None and (
@@ -430,22 +430,9 @@ def _process(row: Hl7Message, msg, envelope: ack.Envelope, *, retried: bool = Fa
         return Result(ack=row.ack, message=row)
 
 
-_analyzers: dict[str, tuple[float, int | None]] = {}
-ANALYZER_CACHE_SECONDS = 60
-
-
 def _performing_institution(sender: str, received_at) -> int | None:
-    """The institution of the sending analyzer (registered on its first message), cached a
-    minute per process."""
-    cached = _analyzers.get(sender)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < ANALYZER_CACHE_SECONDS:
-        return cached[1]
-    analyzer, _created = Analyzer.objects.get_or_create(
-        sender=sender, defaults={"first_seen": received_at}
-    )
-    _analyzers[sender] = (now, analyzer.institution_id)
-    return analyzer.institution_id
+    """The institution of the sending analyzer, registered on its first message."""
+    return caches.analyzer_institution(sender, received_at)
 
 
 def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 class MessageStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     # Could not be parsed or matched: kept for a person to fix the mapping and replay.
-    DEAD_LETTER = "dead_letter", _("Dead letter")
+    DEAD_LETTER = "dead_letter", _("Not stored (waiting)")
     # Our own failure (a bug, the database away): a resend is processed again.
     ERROR = "error", _("Internal error")
 
@@ -34,14 +34,14 @@ class Hl7Message(models.Model):
         blank=True,
         help_text=_("MSH-3 sending application | MSH-4 sending facility"),
     )
-    control_id = models.CharField(_("message control ID"), max_length=64, blank=True)
+    control_id = models.CharField(_("control ID (MSH-10)"), max_length=64, blank=True)
     message_type = models.CharField(_("message type"), max_length=40, blank=True)
-    raw = models.TextField(_("message"))
+    raw = models.TextField(_("message as received"))
     size = models.PositiveIntegerField(_("size (bytes)"), default=0)
     received_at = models.DateTimeField(_("received"), db_index=True)
     status = models.CharField(_("status"), max_length=20, choices=MessageStatus.choices)
     reason = models.TextField(_("reason"), blank=True)
-    error_code = models.CharField(_("HL7 error code"), max_length=10, blank=True)
+    error_code = models.CharField(_("error code (HL7 table 0357)"), max_length=10, blank=True)
     error_location = models.CharField(_("error location"), max_length=40, blank=True)
     resident = models.ForeignKey(
         "residents.Resident",
@@ -59,9 +59,9 @@ class Hl7Message(models.Model):
         blank=True,
         related_name="hl7_messages",
     )
-    observation_count = models.PositiveSmallIntegerField(_("observations"), default=0)
-    ack_code = models.CharField(_("ACK code"), max_length=2, choices=AckCode.choices)
-    ack = models.TextField(_("ACK sent"))
+    observation_count = models.PositiveSmallIntegerField(_("results stored"), default=0)
+    ack_code = models.CharField(_("acknowledgement code"), max_length=2, choices=AckCode.choices)
+    ack = models.TextField(_("acknowledgement sent"))
     # SHA-256 of the message after its MSH segment: a resend (same control ID, same content)
     # is answered with the stored ACK; the same control ID with other content is not a resend.
     digest = models.CharField(_("content digest"), max_length=64, blank=True)
@@ -147,7 +147,7 @@ class Analyzer(models.Model):
     name = models.CharField(_("name"), max_length=100, blank=True)
     institution = models.ForeignKey(
         "organizations.Institution",
-        verbose_name=_("institution"),
+        verbose_name=_("institution of the analyzer"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -295,7 +295,7 @@ class ResultStatus(models.TextChoices):
 
     FINAL = "F", _("Final")
     CORRECTED = "C", _("Corrected")
-    PRELIMINARY = "P", _("Preliminary")
+    PRELIMINARY = "P", _("Preliminary result")
     RESULTS_ENTERED = "R", _("Entered, not verified")
 
 

@@ -563,12 +563,18 @@ def _value(reader: Reader, obx, seq: int, code: str, name: str):
     )
 
 
-def _unit(reader: Reader, obx, seq: int, code: str, name: str, mapped: str) -> str:
+def unit_text(obx) -> str:
+    """OBX-6 as sent: its identifier (else its text); "10^9/L" sent without escaping the ^
+    (analyzers do) is one unit, not two components."""
     sent = text(obx, 6, 1) or text(obx, 6, 2)
     second = text(obx, 6, 2)
     if sent in {"10", "x10", "×10"} and POWER_UNIT.match(second):
-        # "10^9/L" sent without escaping its ^ (analyzers do): one unit, not two components.
         sent = f"{sent}^{second}"
+    return sent
+
+
+def _unit(reader: Reader, obx, seq: int, code: str, name: str, mapped: str) -> str:
+    sent = unit_text(obx)
     unit = (sent or mapped)[:20]
     test = units.kind(code)
     if test is None:

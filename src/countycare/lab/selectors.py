@@ -224,7 +224,7 @@ def missing_codes(message: Hl7Message) -> list[MissingCode]:
             if f" {ident} (" not in f" {message.reason}":
                 continue
             seen.add(ident)
-            found.append(MissingCode(seq, ident[:40], text[:100], system, oru.text(seg, 6)[:20]))
+            found.append(MissingCode(seq, ident[:40], text[:100], system, oru.unit_text(seg)[:20]))
     except Exception:  # a dead letter may be anything; the form is then empty
         return []
     return found

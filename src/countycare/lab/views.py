@@ -9,6 +9,7 @@ write is one POST calling one service; a DomainError is a message on the page, n
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from countycare.core import audit, idempotency
+from countycare.core import audit, idempotency, national_id
 from countycare.core.decorators import login_required
 from countycare.core.errors import DomainError
 from countycare.core.scoping import scoped
@@ -36,6 +37,7 @@ from countycare.residents.views import _audit_query
 from countycare.telemed.models import ExamOrder, Modality, OrderStatus
 
 DEFAULT_DAYS = 30
+NATIONAL_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
 BREACHES_SHOWN = 50
 
 
@@ -173,6 +175,8 @@ def entry_resident(request: HttpRequest, resident: int) -> HttpResponse:
     user = request.user
     _require(user, Perm.ENTER_RESULTS)
     person = _resident(request, resident)
+    if request.method == "GET":
+        audit.log(audit.Action.READ, actor=user, obj=person, detail={"view": "lab-entry"})
     kit = devices.device(request.GET.get("device") or request.POST.get("device") or "")
     kit = kit or devices.DEVICES["glucose_meter"]
     orders = list(_open_lab_orders(user, person))
@@ -340,6 +344,9 @@ def _dead_letter_page(request, row, form, missing, status=200) -> HttpResponse:
         error_seq = int(row.error_location.split("^")[1]) if error_segment else 0
     except (IndexError, ValueError):
         error_seq = 0
+    if not request.user.has_perm(f"countycare.{Perm.VIEW_NATIONAL_ID}"):
+        # The raw message names the patient; the national ID is shown masked, as everywhere.
+        segments = [NATIONAL_ID.sub(lambda m: national_id.mask(m[0]), t) for t in segments]
     lines, seen = [], {}
     for text in segments[:500]:
         name = text[:3]
