@@ -264,6 +264,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "telemed-expire-leases": {"task": "telemed.expire_leases", "schedule": 60.0},
     "telemed-escalate-critical": {"task": "telemed.escalate_critical_alerts", "schedule": 60.0},
+    # Store the periods that closed yesterday; recompute stale stored values a worker missed.
+    "indicators-materialise-closed": {"task": "indicators.materialise_closed", "schedule": 86400.0},
+    "indicators-recompute-stale": {"task": "indicators.recompute_stale", "schedule": 600.0},
 }
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -116,3 +116,20 @@ def test_stored_values_judged_against_todays_target_and_recomputed_for_a_new_cat
     IndicatorValue.objects.update(version=catalog.VERSION - 1, value=1.0)
     services.outcomes_for(tree.county, year)
     assert _stored("in_county_visit_rate", tree.county, str(YEAR)).value == 91.0
+
+
+def test_nightly_task_stores_the_periods_that_closed(tree, import_rows, monkeypatch):
+    """On 1 January the month, the half-year and the year that closed are stored for the
+    county, the community, the general hospital and each township (celery beat, daily)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from countycare.indicators import tasks
+
+    import_rows([("TA", f"{YEAR}-12", "outpatient_visits", 10)])
+    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: dt.date(YEAR + 1, 1, 1))
+    assert tasks.materialise_closed() == 3 * 5
+    stored = set(IndicatorValue.objects.values_list("institution__code", "period").distinct())
+    assert stored == {(c, p) for c in ("150627", "MC01", "H01", "TA", "TB")
+                      for p in (f"{YEAR}-12", f"{YEAR}-H2", str(YEAR))}  # fmt: skip

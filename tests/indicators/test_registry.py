@@ -70,7 +70,12 @@ def test_subtree_and_levels(tree, import_rows):
     a = compute(ind("in_county_visit_rate"), tree.township_a, Y)
     assert (a.numerator, a.denominator, a.value) == (100, 125, 80.0)
     village = compute(ind("in_county_visit_rate"), tree.village_a1, Y)
-    assert village.status == "not_applicable" and village.value is None
+    assert (village.status, village.value, village.target, village.met) == (
+        "not_applicable",
+        None,
+        None,
+        None,
+    )
 
 
 def test_target_follows_the_year_and_the_county_policy(tree):

@@ -63,7 +63,9 @@ def compute(
     target, target_year = indicator.target_for(period.year, ctx.community_id)
     out = Outcome(indicator, Status.OK, target=target, target_year=target_year)
     if not indicator.applies_to(institution):
+        # No value and no target: the indicator is not judged at this level.
         out.status = Status.NOT_APPLICABLE
+        out.target = out.target_year = None
         return out
     index, status = choose_way(indicator, ctx)
     out.status = status

@@ -250,10 +250,10 @@ def catalog_version() -> int:
 def from_stored(indicator, v: IndicatorValue, period: Period, community) -> Outcome:
     """A stored value with the target in force now: a county changing a target sees its
     closed periods judged against it without recomputing them."""
-    target, target_year = indicator.target_for(period.year, community)
     if v.status == IndicatorValue.Status.NOT_APPLICABLE:
-        met_now = None
+        target, target_year, met_now = None, None, None
     else:
+        target, target_year = indicator.target_for(period.year, community)
         met_now = met(v.value, target, indicator.direction)
     return Outcome(indicator, v.status, v.numerator, v.denominator, v.value, target,
                    target_year, met_now, v.way)  # fmt: skip
