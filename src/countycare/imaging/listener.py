@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connections
 from django.utils import timezone
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 
+from countycare.core import audit
 from countycare.imaging import dicom, services, worklist
 from countycare.imaging.models import Association, DeviceAE
 
@@ -80,6 +81,7 @@ class _Session:
         default_factory=lambda: {"stored": 0, "duplicates": 0, "failed": 0, "finds": 0,
                                  "echoes": 0}
     )  # fmt: skip
+    studies: set[str] = field(default_factory=set)
 
 
 class Listener:
@@ -95,6 +97,11 @@ class Listener:
         self.ae = self._build()
 
     def _build(self) -> CountyCareAE:
+        # pynetdicom writes each received dataset straight to a file (with its file meta)
+        # instead of collecting it in memory; the C-STORE handler moves that file into
+        # storage. Its per-message INFO logging would cost more than our handler.
+        _config.STORE_RECV_CHUNKED_DATASET = True
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
         ae = CountyCareAE(ae_title=self.ae_title)
         ae.maximum_associations = 20
         ae.maximum_pdu_size = 0  # no limit on what we receive
@@ -201,6 +208,19 @@ class Listener:
                 Association.objects.filter(pk=session.row_id).update(
                     ended_at=timezone.now(), **session.counts
                 )
+                if session.counts["stored"]:
+                    # One audit entry per association, not one per instance: every instance
+                    # it stored points to its association row.
+                    device = session.device
+                    audit.log(
+                        "create", object_type="imaging.association", object_id=session.row_id,
+                        institution=device.institution if device else None,
+                        detail={"ae": device.ae_title if device else "",
+                                "stored": session.counts["stored"],
+                                "duplicates": session.counts["duplicates"],
+                                "failed": session.counts["failed"],
+                                "studies": sorted(session.studies)[:100]},
+                    )  # fmt: skip
         except Exception:
             log.exception("could not close the association log")
         finally:
@@ -218,8 +238,9 @@ class Listener:
         device = session.device if session else None
         association = Association(pk=session.row_id) if session else None
         try:
-            data = event.encoded_dataset(include_meta=True)
-            outcome = services.store(data, device=device, association=association)
+            outcome = services.store(
+                str(event.dataset_path), device=device, association=association
+            )
         except Exception as exc:  # never let one dataset take the association down
             log.exception("C-STORE failed")
             outcome = services.StoreOutcome(dicom.OUT_OF_RESOURCES, f"internal error: {exc}")
@@ -231,6 +252,8 @@ class Listener:
         if session is not None:
             key = "failed" if not outcome.ok else ("stored" if outcome.created else "duplicates")
             session.counts[key] += 1
+            if outcome.created and outcome.instance is not None:
+                session.studies.add(outcome.study_uid)
         if not outcome.ok:
             log.warning(
                 "C-STORE from %s refused (0x%04X): %s",

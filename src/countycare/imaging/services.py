@@ -19,11 +19,12 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
 from dataclasses import dataclass
 
 import pydicom
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -97,6 +98,7 @@ class StoreOutcome:
     reason: str = ""
     instance: Instance | None = None
     created: bool = False
+    study_uid: str = ""
 
     @property
     def ok(self) -> bool:
@@ -150,40 +152,63 @@ def read(data: bytes) -> pydicom.Dataset:
         raise dicom.DatasetProblem(dicom.CANNOT_UNDERSTAND, f"not a DICOM file: {exc}") from None
 
 
+class _SpoolFile(File):
+    """A received object already on local disk (pynetdicom's chunked receive): file
+    storage on the same filesystem moves it into place instead of copying it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(open(path, "rb"), name=os.path.basename(path))  # noqa: SIM115
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return self._path
+
+
+def _sha256(source) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    if isinstance(source, bytes | bytearray):
+        digest.update(source)
+        return digest.hexdigest(), len(source)
+    size = 0
+    with open(source, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def store(
-    data: bytes,
+    source: bytes | str | os.PathLike,
     *,
     device: DeviceAE | None,
     association: Association | None = None,
-    dataset: pydicom.Dataset | None = None,
     now: dt.datetime | None = None,
 ) -> StoreOutcome:
-    """Store one DICOM object (a Part-10 byte string) sent by ``device``."""
+    """Store one DICOM object sent by ``device``: a Part-10 byte string, or the path of the
+    file pynetdicom received it into (moved into file storage, not copied)."""
     now = now or timezone.now()
     try:
-        ds = dataset if dataset is not None else read(data)
-        f = dicom.facts(ds)
+        header = dicom.read_header(source)
+        ds = header.dataset
+        f = dicom.facts(ds, has_pixels=header.has_pixels)
     except dicom.DatasetProblem as problem:
         return StoreOutcome(problem.status, problem.reason)
-    if Instance.objects.filter(sop_instance_uid=f.sop_instance_uid).exists():
-        existing = Instance.objects.get(sop_instance_uid=f.sop_instance_uid)
-        return StoreOutcome(SUCCESS, "duplicate", existing, created=False)
     try:
         document = _findings(ds, f)
     except Exception as exc:  # a broken SR content tree: keep the object, say so in the log
         log.warning("findings of %s unreadable: %s", f.sop_instance_uid, exc)
         document = {}
-    sha = hashlib.sha256(data).hexdigest()
+    sha, size = _sha256(source)
     name = f"imaging/{f.study_instance_uid}/{f.sop_instance_uid}.dcm"
+    content = ContentFile(source) if isinstance(source, bytes | bytearray) else _SpoolFile(source)
     try:
-        stored_name = default_storage.save(name, ContentFile(data))
+        with content:
+            stored_name = default_storage.save(name, content)
     except Exception as exc:
         log.error("storage refused %s: %s", f.sop_instance_uid, exc)
         return StoreOutcome(dicom.OUT_OF_RESOURCES, f"storage error: {exc}")
     try:
-        instance, created = _index(
-            f, document, stored_name, sha, len(data), device, association, now
-        )
+        instance, created = _index(f, document, stored_name, sha, size, device, association, now)
     except Exception as exc:
         _discard(stored_name)
         log.exception("indexing %s failed", f.sop_instance_uid)
@@ -191,7 +216,7 @@ def store(
     if not created:
         _discard(stored_name)
         return StoreOutcome(SUCCESS, "duplicate", instance, created=False)
-    return StoreOutcome(SUCCESS, "", instance, created=True)
+    return StoreOutcome(SUCCESS, "", instance, created=True, study_uid=f.study_instance_uid)
 
 
 def _discard(name: str) -> None:
@@ -256,12 +281,15 @@ def _index(f, document, stored_name, sha, size, device, association, now):
                     Study.objects.filter(pk=study["pk"]).update(
                         modalities=",".join(sorted(modalities))[:64], updated_at=now
                     )
-                instance._audit_place = (study["resident_id"], study["place"])
-                audit.log(
-                    "create", obj=instance,
-                    detail={"ae": device.ae_title if device else "", "kind": f.kind,
-                            "study": f.study_instance_uid},
-                )  # fmt: skip
+                if association is None:
+                    # Over the network the association's audit entry names what it stored
+                    # (listener.on_ended); each instance keeps its association.
+                    instance._audit_place = (study["resident_id"], study["place"])
+                    audit.log(
+                        "create", obj=instance,
+                        detail={"ae": device.ae_title if device else "", "kind": f.kind,
+                                "study": f.study_instance_uid},
+                    )  # fmt: skip
                 if f.kind == InstanceKind.ECG and study["order_id"]:
                     _attach_ecg(instance, study["order_id"])
                 return instance, True
