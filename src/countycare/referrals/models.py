@@ -301,14 +301,7 @@ class Referral(models.Model):
 
     @property
     def status_label(self) -> str:
-        """The state in the words of the direction: an out-of-county referral waits for
-        approval, a downward one is taken over and the patient reports back."""
-        words = {
-            (Direction.OUT, ReferralStatus.REQUESTED): _("Awaiting approval"),
-            (Direction.DOWN, ReferralStatus.ACCEPTED): _("Taken over"),
-            (Direction.DOWN, ReferralStatus.ARRIVED): _("Reported back"),
-        }
-        return str(words.get((self.direction, self.status), self.get_status_display()))
+        return status_label(self.direction, self.status)
 
     @property
     def audit_resident_id(self) -> int:
@@ -317,6 +310,19 @@ class Referral(models.Model):
     @property
     def audit_institution(self) -> Institution:
         return self.from_institution
+
+
+def status_label(direction: str, status: str) -> str:
+    """A state in the words of the direction: an out-of-county referral waits for approval,
+    a downward one is taken over and the patient reports back."""
+    if not status:
+        return ""
+    words = {
+        (Direction.OUT, ReferralStatus.REQUESTED): _("Awaiting approval"),
+        (Direction.DOWN, ReferralStatus.ACCEPTED): _("Taken over"),
+        (Direction.DOWN, ReferralStatus.ARRIVED): _("Reported back"),
+    }
+    return str(words.get((direction, status), ReferralStatus(status).label))
 
 
 class ReferralTransition(models.Model):
@@ -338,6 +344,14 @@ class ReferralTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.referral_id}: {self.from_status} → {self.to_status}"
+
+    @property
+    def from_label(self) -> str:
+        return status_label(self.referral.direction, self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return status_label(self.referral.direction, self.to_status)
 
 
 class CarePlan(models.Model):
