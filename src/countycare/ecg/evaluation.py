@@ -33,8 +33,8 @@ from countycare.core.errors import ValidationError
 from countycare.ecg import formats, preread
 
 # Statement codes evaluated.
-EVALUATED = ["SR", "SBRAD", "STACH", "SARRH", "AFIB", "AFLT", "PAC", "PVC", "1AVB", "CRBBB",
-             "CLBBB", "LVH", "LNGQT", "STEMI", "PAUSE", "ASYST", "VTAC"]  # fmt: skip
+EVALUATED = ["SR", "SBRAD", "STACH", "SARRH", "AFIB", "AFLT", "PACE", "PAC", "PVC", "1AVB",
+             "CRBBB", "CLBBB", "LVH", "LNGQT", "STEMI", "PAUSE", "ASYST", "VTAC"]  # fmt: skip
 # Label codes (the shared set's normalised codes, or SCP-ECG acronyms) that mean each
 # statement as truth: the pre-read's LVH is by voltage, so PTB-XL's VCLVH counts too.
 LABEL_ALIASES = {
@@ -237,10 +237,22 @@ def summarise(rows: list[dict]) -> dict:
             for r in hr
         ])  # fmt: skip
         finite = errs[np.isfinite(errs)]
+        given = np.isfinite(errs)
+        accepted = np.array([bool(r["quality_ok"]) for r in hr])
         out["heart_rate"] = {
             "records": len(hr),
+            # A record without a rate (beats unclear: sent back for re-acquisition) counts as
+            # a miss here; the figures below separate it.
             "within_5_bpm": int((errs <= 5).sum()),
             "within_5_bpm_fraction": round(float((errs <= 5).mean()), 4),
+            "rate_given": int(given.sum()),
+            "within_5_bpm_of_given_fraction": (
+                round(float((errs[given] <= 5).mean()), 4) if given.any() else None
+            ),
+            "quality_accepted": int(accepted.sum()),
+            "within_5_bpm_of_accepted_fraction": (
+                round(float((errs[accepted] <= 5).mean()), 4) if accepted.any() else None
+            ),
             "mean_abs_error_bpm": round(float(finite.mean()), 2) if len(finite) else None,
             "max_abs_error_bpm": round(float(finite.max()), 1) if len(finite) else None,
             "missing": int((~np.isfinite(errs)).sum()),

@@ -22,6 +22,7 @@ reader, never a signed result.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import asdict, dataclass, field
 
@@ -29,6 +30,7 @@ import numpy as np
 from scipy import signal
 
 from countycare.ecg import measure as measure_mod
+from countycare.ecg import pacing
 
 # --- signal quality -----------------------------------------------------------------------
 FLAT_STD_UV = 10.0  # a lead with less spread than this carries no ECG (QRS is ≥ ~300 µV)
@@ -50,6 +52,16 @@ WANDER_UV = 2500.0  # peak-to-peak of the < 0.5 Hz baseline (2.5 mV)
 # hidden by noise or artefact. 0.8: the usual "acceptable" bound; every record of the tuning
 # part is ≥ 0.85.
 BSQI_MIN = 0.8
+# Two independent R-peak detectors (``detect_beats`` and NeuroKit2's, ``independent_beats``)
+# on each usable lead: matched within AGREE_TOL_S, beats within AGREE_EDGE_S of the record's
+# ends not counted. When the median lead agrees less than AGREE_MIN, the beats are not known
+# well enough to give a rate: re-acquire, heart rate unknown. (Li et al. 2008 used two
+# detectors so; fixed on the tuning part, see docs/ecg-validation.md.)
+AGREE_TOL_S = 0.15
+AGREE_EDGE_S = 0.40
+AGREE_MIN = 0.90
+# Leads failing quality only for these reasons still serve the beat detection.
+BEATS_DESPITE = {"wander", "saturation"}
 MIN_DURATION_S = 5.0  # shorter strips cannot be judged (≥ 4 beats at 50 bpm); refused at upload
 
 # --- rhythm (AHA/ACC/HRS 2009) ----------------------------------------------------------------
@@ -110,6 +122,7 @@ CODES = {
     "ASYST": ("心搏停止", "asystole"),
     "VTAC": ("疑似室性心动过速", "suspected ventricular tachycardia"),
     "STEMI": ("疑似ST段抬高型心肌梗死", "suspected STEMI (ST elevation criteria)"),
+    "PACE": ("起搏心律", "paced rhythm"),
     "BRADY": ("心动过缓", "bradycardia"),
     "TACHY": ("心动过速", "tachycardia"),
 }
@@ -148,6 +161,7 @@ class PreRead:
     measurements: dict = field(default_factory=dict)  # measure.Measurements.as_dict()
     rhythm: dict = field(default_factory=dict)  # irregularity features, P-wave presence
     statements: list[dict] = field(default_factory=list)  # {"code", "confidence"}
+    pacing: dict = field(default_factory=dict)  # pacing.Pacing.as_dict()
     priority: str = "routine"  # routine | urgent | critical
     triage_score: float = 0.0
 
@@ -322,6 +336,83 @@ def _envelopes(rows: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return env, amplitudes
 
 
+def independent_beats(rows: np.ndarray, fs: float) -> list[np.ndarray]:
+    """R peaks of each lead by a second detector of another kind: NeuroKit2's default
+    (``neurokit``: smoothed absolute gradient against its own 0.75 s running mean, QRS
+    segments of sufficient length, the most prominent maximum in each; Makowski et al.,
+    Behav. Res. 2021), on the 0.5–40 Hz signal, each lead turned to point up. Used to measure
+    how far two independent detectors agree, as Li, Mark, Moody & Clifford (2008) did."""
+    from neurokit2.ecg.ecg_findpeaks import ecg_findpeaks  # heavy import: only when needed
+
+    band = bandpass(rows, fs, 0.5, 40.0)
+    out = []
+    for row in np.atleast_2d(band):
+        # The method takes the most prominent *maximum* in each QRS: a lead whose QRS points
+        # down is turned over first (as NeuroKit2's ecg_invert does).
+        if -np.percentile(row, 0.5) > np.percentile(row, 99.5):
+            row = -row
+        try:
+            peaks = ecg_findpeaks(row, sampling_rate=round(fs), method="neurokit")
+            out.append(np.asarray(peaks["ECG_R_Peaks"], dtype=int))
+        except (ValueError, IndexError):  # no QRS-like segment at all
+            out.append(np.zeros(0, dtype=int))
+    return out
+
+
+def consensus_beats(per_lead: list, fs: float) -> np.ndarray:
+    """The beats at least half the leads' detections agree on (within AGREE_TOL_S): each
+    lead's peaks are pooled, clustered, and a cluster found in ≥ half the leads is a beat (at
+    its median position). One lead's false or missed detections do not count."""
+    leads = [np.asarray(p, dtype=int) for p in per_lead]
+    if not leads:
+        return np.zeros(0, dtype=int)
+    need = max(1, int(np.ceil(0.5 * len(leads))))
+    pooled = np.sort(np.concatenate(leads)) if any(len(p) for p in leads) else np.zeros(0, int)
+    if not len(pooled):
+        return np.zeros(0, dtype=int)
+    tol = int(AGREE_TOL_S * fs)
+    clusters = np.split(pooled, np.flatnonzero(np.diff(pooled) > tol) + 1)
+    out = []
+    for c in clusters:
+        votes = sum(1 for p in leads if len(p) and ((p >= c[0] - tol) & (p <= c[-1] + tol)).any())
+        if votes >= need:
+            out.append(int(np.median(c)))
+    return np.asarray(out, dtype=int)
+
+
+def _nearest_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each of ``x``, the distance (samples) to the nearest of sorted ``y``."""
+    if not len(y):
+        return np.full(len(x), np.iinfo(np.int64).max)
+    idx = np.searchsorted(y, x)
+    return np.minimum(
+        np.abs(x - y[np.clip(idx, 0, len(y) - 1)]), np.abs(x - y[np.clip(idx - 1, 0, len(y) - 1)])
+    )
+
+
+def beat_agreement(a, b, fs: float, n: int) -> float:
+    """Agreement of two beat lists: matched / (n_a + n_b − matched) within AGREE_TOL_S, like
+    the bSQI; beats within AGREE_EDGE_S of either end are not counted against either list
+    (a detector may keep or drop a beat cut by the record's edge)."""
+    a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
+    edge, tol = int(AGREE_EDGE_S * fs), int(AGREE_TOL_S * fs)
+    a_in = a[(a >= edge) & (a <= n - 1 - edge)]
+    b_in = b[(b >= edge) & (b <= n - 1 - edge)]
+    if not len(a_in) and not len(b_in):
+        return 1.0
+    matched = min(
+        int((_nearest_distance(a_in, b) <= tol).sum()),
+        int((_nearest_distance(b_in, a) <= tol).sum()),
+    )
+    return matched / (len(a_in) + len(b_in) - matched)
+
+
+def _qrs_sized(rows: np.ndarray, fs: float) -> np.ndarray:
+    """Per lead: does its 5–20 Hz signal reach a QRS-sized deflection (MIN_QRS_UV / 2)?"""
+    band = bandpass(rows, fs, 5.0, 20.0)
+    return np.percentile(np.abs(band), 99.5, axis=-1) >= MIN_QRS_UV / 2
+
+
 def detect_beats(x: np.ndarray | list, fs: float, agreement: list | None = None) -> np.ndarray:
     """R-peak sample indices from one lead (an array) or several leads (a list of arrays or
     a 2-D array), whose envelopes are normalised and averaged: T waves are less consistent
@@ -376,12 +467,7 @@ def detect_beats(x: np.ndarray | list, fs: float, agreement: list | None = None)
             if not len(own):
                 agreement.append(0.0)
                 continue
-            idx = np.searchsorted(ref, own)
-            near = np.minimum(
-                np.abs(own - ref[np.clip(idx, 0, len(ref) - 1)]),
-                np.abs(own - ref[np.clip(idx - 1, 0, len(ref) - 1)]),
-            )
-            matched = int((near <= tol).sum())
+            matched = int((_nearest_distance(own, ref) <= tol).sum())
             agreement.append(matched / (len(own) + len(ref) - matched))
     return beats
 
@@ -466,14 +552,32 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
     result = PreRead(quality=q)
     if not q.usable:
         return result
-    idx = [wf.leads.index(name) for name in q.usable]
+    # Pacemaker stimuli: found on the whole record, then bridged over (a copy) so that
+    # neither beat detector nor the median beats take a stimulus for a QRS.
+    spike_idx = pacing.spikes(wf.samples, wf.fs)
+    if len(spike_idx):
+        wf = dataclasses.replace(
+            wf, samples=pacing.remove(wf.samples, spike_idx, wf.fs).astype(np.float32)
+        )
+    # Beats from every lead that shows QRS complexes: baseline wander is filtered out of the
+    # detectors' bands, and clipped stretches only hide the beats inside them (the agreement
+    # checks below catch what that costs). Such leads still fail quality and are not measured.
+    for_beats = [n for n, codes in q.leads.items() if set(codes) <= BEATS_DESPITE]
+    idx = [wf.leads.index(name) for name in for_beats]
     rows = wf.samples[idx].astype(np.float64)
     result.lead_used = "II" if "II" in q.usable else q.usable[0]
     agreement: list[float] = []
+    qrs_sized = _qrs_sized(rows, wf.fs)
+    second = independent_beats(rows[qrs_sized], wf.fs) if qrs_sized.any() else []
     beats = detect_beats(rows, wf.fs, agreement=agreement)
     result.beats = [int(b) for b in beats]
     valid = [a for a in agreement if np.isfinite(a)]
     bsqi = round(float(np.median(valid)), 3) if valid else None
+    detectors = (
+        round(beat_agreement(beats, consensus_beats(second, wf.fs), wf.fs, wf.n_samples), 3)
+        if second
+        else None
+    )
     duration = wf.duration
     if len(beats):
         gaps = np.diff(np.concatenate(([0], beats, [wf.n_samples - 1]))) / wf.fs
@@ -481,15 +585,22 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
     else:
         result.longest_gap_s = round(duration, 3)
     rr = np.diff(beats) / wf.fs if len(beats) >= 2 else np.zeros(0)
+    # The leads (bSQI) or the two detectors do not agree on where the beats are: noise or
+    # artefact, not a rhythm. Re-acquire, and no rate: a wrong number is worse than none.
+    unclear = len(beats) >= 2 and (
+        (bsqi is not None and bsqi < BSQI_MIN) or (detectors is not None and detectors < AGREE_MIN)
+    )
     if len(rr):
         result.rr_ms = [round(float(v) * 1000, 1) for v in rr]
-        result.heart_rate_bpm = round(60.0 / float(rr.mean()), 1)
+        if not unclear:
+            result.heart_rate_bpm = round(60.0 / float(rr.mean()), 1)
         if len(rr) >= 3:
             result.rr_cv = round(float(rr.std() / rr.mean()), 3)
     result.rhythm = rr_features(rr)
     result.rhythm["bsqi"] = bsqi
-    if bsqi is not None and bsqi < BSQI_MIN and len(beats) >= 2:
-        # The leads do not agree on where the beats are: noise or artefact, not a rhythm.
+    result.rhythm["detector_agreement"] = detectors
+    result.pacing = pacing.assess(spike_idx, beats, wf.fs).as_dict()
+    if unclear:
         q.ok = False
         q.reasons.append(REASON_TEXT["beats_unclear"])
     if len(beats) >= 2:
@@ -501,6 +612,12 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
             # made up from whatever deflection precedes the QRS.
             result.measurements["pr_ms"] = None
             result.measurements.get("fiducials", {}).pop("p_on_ms", None)
+    if result.measurements and spike_idx is not None and len(spike_idx):
+        pm = result.pacing
+        result.measurements["pacing"] = {
+            "spikes": pm["spikes"], "paced_share": pm["paced_share"],
+            "spike_to_r_ms": pm["spike_to_r_ms"], "paced": pm["paced"],
+        }  # fmt: skip
     result.statements = [
         {"code": c, "confidence": round(float(p), 2)}
         for c, p in statements(result, wf, sex=sex, age=age)
@@ -524,6 +641,13 @@ def statements(pre: PreRead, wf, *, sex=None, age=None) -> list[tuple[str, float
             return out
     elif longest_rr > PAUSE_S:
         out.append(("PAUSE", 0.85 if longest_rr > LONG_PAUSE_S else 0.8))
+    # Paced rhythm: stimuli before the beats (pacing.assess). A paced QRS is wide by design:
+    # bundle-branch, hypertrophy and ST criteria and the AV (PR) interval do not apply to it,
+    # nor does "wide and fast" mean ventricular tachycardia.
+    paced = bool((pre.pacing or {}).get("paced"))
+    if paced:
+        share = pre.pacing.get("paced_share") or 0.0
+        out.append(("PACE", 0.9 if share >= 0.8 else 0.75))
     if hr is None:
         return out
     qrs = m.get("qrs_ms")
@@ -534,7 +658,7 @@ def statements(pre: PreRead, wf, *, sex=None, age=None) -> list[tuple[str, float
     wide = qrs is not None and qrs >= WIDE_QRS_MS
     flutter = m.get("flutter_hz")
     rhythm_code = None
-    if wide and hr > TACHY_BPM and not p_present and not irregular:
+    if wide and hr > TACHY_BPM and not p_present and not irregular and not paced:
         out.append(("VTAC", 0.6))
         rhythm_code = "VTAC"
     elif flutter and not p_present:
@@ -579,8 +703,11 @@ def statements(pre: PreRead, wf, *, sex=None, age=None) -> list[tuple[str, float
         and p_present
         and rhythm_code in ("SR", "SBRAD", "STACH", "SARRH")
         and pr > LONG_PR_MS
+        and not paced
     ):
         out.append(("1AVB", 0.85 if pr > LONG_PR_MS + 20 else 0.65))
+    if paced:
+        return out
     bbb = m.get("bundle_branch")
     if wide and bbb == "R":
         out.append(("CRBBB", 0.8))

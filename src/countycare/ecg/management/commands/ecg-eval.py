@@ -65,6 +65,12 @@ def _text(part: str, s: dict) -> str:
             f"heart rate: |error| ≤ 5 bpm on {hr['within_5_bpm']}/{hr['records']} "
             f"({hr['within_5_bpm_fraction']:.1%}), mean |error| {hr['mean_abs_error_bpm']} bpm"
         )
+        given = hr.get("within_5_bpm_of_given_fraction")
+        lines.append(
+            f"  rate given on {hr['rate_given']} (no rate, beats unclear: "
+            f"{hr['records'] - hr['rate_given']}); ≤ 5 bpm of those given: "
+            + ("—" if given is None else f"{given:.1%}")
+        )
     for name, v in s.get("intervals", {}).items():
         lines.append(
             f"{name}: {v['measured']}/{v['references']} measured, mean |error| "
