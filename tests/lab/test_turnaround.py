@@ -75,6 +75,20 @@ def test_share_within_target_per_test(two_labs, community_admin):
     assert (rows["718-7"].results, rows["718-7"].within) == (1, 1)
 
 
+def test_share_within_target_per_ordered_test(two_labs, community_admin):
+    """Per 血常规 / 尿常规 / 血糖 as ordered, with the minutes per specimen: the CBC on time
+    (25 min), the WBC of the other lab late (2 h 55 min)."""
+    [cbc] = stats.turnaround(community_admin, *PERIOD, by="service")
+    assert (cbc.key, cbc.name, cbc.results, cbc.within, cbc.breaches) == (
+        "LAB-CBC",
+        "血常规",
+        9,
+        8,
+        1,
+    )
+    assert (cbc.median, cbc.p90) == (25, 175)
+
+
 def test_the_target_is_the_policy_number(two_labs, community_admin):
     assert stats.targets()["routine"] == 120  # SHC-03: 2 hours
     community = Institution.objects.get(type=InstitutionType.MEDICAL_COMMUNITY)

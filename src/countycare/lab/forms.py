@@ -104,7 +104,9 @@ class MappingForm(forms.Form):
         label=_("LOINC code"),
         max_length=40,
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": "718-7", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "718-7", "autocomplete": "off", "list": "lab-loinc-codes"}
+        ),
         help_text=_("For example 718-7 haemoglobin, 6690-2 white cells, 777-3 platelets."),
     )
     name = forms.CharField(label=_("Test name"), max_length=100, required=False)

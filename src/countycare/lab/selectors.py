@@ -275,6 +275,7 @@ def breaches(user, start: dt.datetime, end: dt.datetime) -> list[dict]:
                 "minutes": int(taken.total_seconds() // 60),
                 "target": int((r.deadline - r.collected_at).total_seconds() // 60),
                 "tests": [r.name or r.code],
+                "service": r.order.service.name if r.order_id else "",
             }
         else:
             row["tests"].append(r.name or r.code)

@@ -151,7 +151,9 @@ def _number(test: devices.Test, raw: str, key: str) -> Decimal:
     ):
         raise ValidationError(
             _(
-                "%(test)s: %(value)s is outside what the device measures (%(low)s–%(high)s %(unit)s)."
+                "%(test)s: %(value)s is outside what the device measures (%(low)s–%(high)s "
+                "%(unit)s). Check the reading; when the device shows HI or LO, send a sample to "
+                "the lab."
             )
             % {
                 "test": test.label,

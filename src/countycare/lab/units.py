@@ -139,6 +139,16 @@ NAMES = {
     "5818-0": "尿胆原 URO",
 }  # fmt: skip
 
+
+def suggest_loinc(local_code: str, text: str = "") -> str:
+    """The LOINC code whose name carries the analyzer's abbreviation or name (WBC → 6690-2,
+    血红蛋白 → 718-7), to prefill the mapping form; "" when none or several fit."""
+    wanted = {w for w in (local_code.strip().upper(), text.strip()) if w}
+    found = [code for code, name in NAMES.items()
+             if wanted & ({name.split()[-1].upper()} | set(name.split()))]  # fmt: skip
+    return found[0] if len(found) == 1 else ""
+
+
 # Not results: the patient's age as some analyzers report it beside the results (Mindray-
 # protocol analyzers send OBX 30525-0 "Age"; the platform knows the birth date).
 NOT_RESULTS = {"30525-0", "21612-7"}

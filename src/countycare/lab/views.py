@@ -26,7 +26,7 @@ from countycare.core import audit, idempotency, national_id
 from countycare.core.decorators import login_required
 from countycare.core.errors import DomainError
 from countycare.core.scoping import scoped
-from countycare.lab import devices, selectors, services, stats
+from countycare.lab import devices, selectors, services, stats, units
 from countycare.lab.forms import EntryForm, MappingForm
 from countycare.lab.models import Analyzer, Hl7Message, MessageStatus
 from countycare.organizations.roles import Perm
@@ -64,6 +64,7 @@ def turnaround(request: HttpRequest) -> HttpResponse:
         date_from, date_to = date_to, date_from
     start, end = _aware(date_from), _aware(date_to + dt.timedelta(days=1))
     by_lab = stats.turnaround(request.user, start, end, by="lab")
+    by_service = stats.turnaround(request.user, start, end, by="service")
     by_test = stats.turnaround(request.user, start, end, by="test")
     late = selectors.breaches(request.user, start, end)
     names = Analyzer.labels()
@@ -74,6 +75,7 @@ def turnaround(request: HttpRequest) -> HttpResponse:
         "lab/turnaround.html",
         {
             "by_lab": by_lab,
+            "by_service": by_service,
             "by_test": by_test,
             "target": stats.targets().get("routine"),
             "date_from": date_from,
@@ -330,7 +332,12 @@ def dead_letter(request: HttpRequest, pk: int) -> HttpResponse:
     missing = selectors.missing_codes(row)
     first = missing[0] if missing else None
     form = MappingForm(
-        initial={"local_code": first.local_code, "name": first.text, "unit": first.unit}
+        initial={
+            "local_code": first.local_code,
+            "name": first.text,
+            "unit": first.unit,
+            "loinc": units.suggest_loinc(first.local_code, first.text),
+        }
         if first
         else None
     )
@@ -366,6 +373,7 @@ def _dead_letter_page(request, row, form, missing, status=200) -> HttpResponse:
             "error_text": error_label(row),
             "is_dead": row.status != MessageStatus.ACCEPTED,
             "notes": [n for n in row.notes.splitlines() if n.strip()],
+            "loinc_names": sorted(units.NAMES.items(), key=lambda item: item[1]),
         },
         status=status,
     )
