@@ -133,3 +133,29 @@ def test_nightly_task_stores_the_periods_that_closed(tree, import_rows, monkeypa
     stored = set(IndicatorValue.objects.values_list("institution__code", "period").distinct())
     assert stored == {(c, p) for c in ("150627", "MC01", "H01", "TA", "TB")
                       for p in (f"{YEAR}-12", f"{YEAR}-H2", str(YEAR))}  # fmt: skip
+
+
+def test_a_span_changed_stales_every_period_it_overlaps(
+    tree, residents, import_rows, django_capture_on_commit_callbacks
+):
+    """A key-population tag in force from February to October of a closed year (then cut
+    short to April) changes the populations of every month it covered, not only the months of
+    its two dates."""
+    from tests.factories import KeyPopulationTagFactory
+
+    import_rows([("TA", f"{YEAR}-06", "outpatient_visits", 10)])
+    for m in (3, 6, 9, 11):
+        services.outcomes_for(tree.county, periods.month(YEAR, m))
+
+    def stale():
+        return set(IndicatorValue.objects.filter(stale=True).values_list("period", flat=True))
+
+    with django_capture_on_commit_callbacks(execute=False):
+        tag = KeyPopulationTagFactory(resident=residents["a1"], recorded_on=dt.date(YEAR, 2, 1),
+                                      ended_on=dt.date(YEAR, 10, 1))  # fmt: skip
+        assert stale() == {f"{YEAR}-03", f"{YEAR}-06", f"{YEAR}-09"}
+    IndicatorValue.objects.update(stale=False)
+    with django_capture_on_commit_callbacks(execute=False):
+        tag.ended_on = dt.date(YEAR, 4, 1)
+        tag.save()
+        assert stale() == {f"{YEAR}-03", f"{YEAR}-06", f"{YEAR}-09"}  # the months it left too

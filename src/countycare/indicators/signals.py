@@ -22,8 +22,51 @@ WATCHED: tuple[tuple[str, tuple[str, ...]], ...] = (
     # A death recorded for a closed period changes its population; a registration does not
     # (a closed period keeps the registry it was computed from).
     ("residents.Resident", ("deceased_on",)),
-    ("residents.KeyPopulationTag", ("recorded_on", "ended_on")),
 )
+# (model label, first day, last day): rows in force over a span (a contract, a tag, a
+# dispatch) change every period they overlap — before and after the change.
+SPANS: tuple[tuple[str, str, str], ...] = (
+    ("residents.KeyPopulationTag", "recorded_on", "ended_on"),
+    ("familydoctor.Contract", "start_on", "end_on"),
+    ("outreach.Dispatch", "start", "end"),
+)
+
+
+def _months(first: dt.date | None, last: dt.date | None) -> set[dt.date]:
+    """The first day of every month from ``first`` to ``last`` (open: until today)."""
+    if first is None:
+        return set()
+    today = timezone.localdate()
+    last = min(last or today, today)
+    out, day = set(), first.replace(day=1)
+    while day <= last:
+        out.add(day)
+        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return out
+
+
+def _span_handlers(start: str, end: str):
+    def before(sender, instance, raw=False, **kwargs):
+        if raw or instance.pk is None:
+            return
+        instance._indicators_span = (
+            sender.objects.filter(pk=instance.pk).values_list(start, end).first()
+        )
+
+    def changed(sender, instance, raw=False, **kwargs):
+        if raw:
+            return
+        days = _months(getattr(instance, start), getattr(instance, end))
+        previous = getattr(instance, "_indicators_span", None)
+        if previous:
+            days |= _months(*previous)
+        today = timezone.localdate()
+        if days and min(days) < today.replace(day=1):
+            from countycare.indicators.services import data_changed
+
+            data_changed(days)
+
+    return before, changed
 
 
 def _days(instance, fields: tuple[str, ...]) -> set[dt.date]:
@@ -83,6 +126,16 @@ def _encounter_saved(sender, instance, raw=False, **kwargs):
     encounters_changed(days)
 
 
+def _model(label: str):
+    app_label, _name = label.split(".")
+    if not apps.is_installed(f"countycare.{app_label}"):
+        return None
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
 def connect() -> None:
     if apps.is_installed("countycare.clinical"):
         from countycare.clinical.services import encounters_changed
@@ -96,13 +149,18 @@ def connect() -> None:
         post_delete.connect(
             _encounter_saved, sender=encounter, dispatch_uid="indicators:encounter:delete"
         )
-    for label, fields in WATCHED:
-        app_label, _name = label.split(".")
-        if not apps.is_installed(f"countycare.{app_label}"):
+    for label, start, end in SPANS:
+        model = _model(label)
+        if model is None:
             continue
-        try:
-            model = apps.get_model(label)
-        except LookupError:
+        before, changed = _span_handlers(start, end)
+        _handlers.extend((before, changed))
+        pre_save.connect(before, sender=model, dispatch_uid=f"indicators:{label}:pre")
+        post_save.connect(changed, sender=model, dispatch_uid=f"indicators:{label}:save")
+        post_delete.connect(changed, sender=model, dispatch_uid=f"indicators:{label}:delete")
+    for label, fields in WATCHED:
+        model = _model(label)
+        if model is None:
             continue
         handler = _handler(fields)
         _handlers.append(handler)  # signals hold weak references
