@@ -8,16 +8,15 @@ on that day or a declared tag in force that day, each resident once however many
 in. The numerator: those of them with a contract in force at some day of the period (a
 contract is in force from ``start_on`` to ``end_on``; termination moves ``end_on``).
 
-The queries group by village and join with semi-joins only (``IN (subquery)`` in WHERE), so
-the database hashes each side once: six grouped queries whatever the size of the county."""
+One grouped query for every village at once (:func:`by_village`); townships and the county
+are sums of their villages."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from countycare.familydoctor.models import Contract
@@ -121,63 +120,92 @@ def key_q(day: dt.date, community=None) -> Q:
     )
 
 
-def _grouped(qs: QuerySet, **aggregates) -> dict[int, dict[str, int]]:
-    return {
-        row.pop("home_village_id"): row
-        for row in qs.values("home_village_id").annotate(**aggregates).order_by()
-    }
-
-
 def by_village(
-    villages: QuerySet, start: dt.date, end: dt.date, community=None
+    villages: QuerySet | None, start: dt.date, end: dt.date, community=None, *, root=None
 ) -> dict[int, Counts]:
-    """Counts per village id for the period (dates inclusive)."""
+    """Counts per village id for the period (dates inclusive), in one pass over the residents.
+
+    One SELECT: the residents of the subtree (``root``'s, or ``villages`` ids), each joined to
+    whether a contract of theirs is in force in the period (a DISTINCT subquery, hashed once) and
+    to their declared tags in force on the reference day (one row per resident with a flag per
+    tag), grouped by village with a sum per figure. Written as SQL because the ORM can only
+    express the per-resident flags as correlated subqueries (one probe per resident and flag):
+    this is one scan and two hash joins whatever the size of the county (benchmarks/coverage.py).
+    """
+    from django.db import connection
+
     day = reference_day(start, end)
-    base = residents_on(day, villages)
-    contracted = contracted_ids(start, end)
-    elderly, child = (derived_q(k, day, community) for k in (KeyPopulation.ELDERLY,
-                                                             KeyPopulation.CHILD))  # fmt: skip
-    derived = {
-        "n": Count("pk"),
-        "elderly": Count("pk", filter=elderly),
-        "child": Count("pk", filter=child),
-    }
-    everyone = _grouped(base, **derived)
-    signed = _grouped(base.filter(pk__in=contracted), **derived)
-    # Key populations once each: the derived groups (65+ and 0–6 never overlap) plus the
-    # tagged residents who are in neither.
-    other_tagged = base.exclude(elderly).exclude(child).filter(pk__in=tagged_ids(day))
-    extra = _grouped(other_tagged, n=Count("pk"))
-    extra_signed = _grouped(other_tagged.filter(pk__in=contracted), n=Count("pk"))
-    tags = KeyPopulationTag.objects.current(day).filter(
-        resident__in=base.values("pk"), tag__in=[k.value for k in DECLARED_KEY_POPULATIONS]
+    elderly_age = int(policy.value(policy.ELDERLY_AGE, community))
+    child_age = int(policy.value(policy.CHILD_MAX_AGE, community))
+    old = _years_before(day, elderly_age)  # born on or before: 65+
+    young = _years_before(day, child_age + 1)  # born after: 0–6
+    quote = connection.ops.quote_name
+    resident, tag_t, contract, inst = (
+        quote(m._meta.db_table) for m in (Resident, KeyPopulationTag, Contract, Institution)
     )
-    per_tag = tags.values("resident__home_village_id", "tag").annotate(
-        n=Count("resident_id", distinct=True)
+    declared = [k.value for k in DECLARED_KEY_POPULATIONS]
+    flags = ", ".join(
+        f"MAX(CASE WHEN tag = %s THEN 1 ELSE 0 END) AS {quote('t_' + key)}" for key in declared
     )
-    per_tag_signed = (
-        tags.filter(resident_id__in=contracted)
-        .values("resident__home_village_id", "tag")
-        .annotate(n=Count("resident_id", distinct=True))
+    signed = "c.resident_id IS NOT NULL"
+    is_key = "(r.birth_date <= %s OR r.birth_date > %s OR t.resident_id IS NOT NULL)"
+    sums = [
+        "COUNT(*)",
+        f"SUM(CASE WHEN {signed} THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN {is_key} THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN {is_key} AND {signed} THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN r.birth_date <= %s THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN r.birth_date <= %s AND {signed} THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN r.birth_date > %s THEN 1 ELSE 0 END)",
+        f"SUM(CASE WHEN r.birth_date > %s AND {signed} THEN 1 ELSE 0 END)",
+    ]
+    sum_params: list = [old, young, old, young, old, old, young, young]
+    for key in declared:
+        column = f"t.{quote('t_' + key)}"
+        sums.append(f"SUM(COALESCE({column}, 0))")
+        sums.append(f"SUM(CASE WHEN {signed} THEN COALESCE({column}, 0) ELSE 0 END)")
+    if root is not None and root.parent_id is None:
+        # The whole tree: every resident lives in it, no filter to join.
+        where_villages, village_params = "1 = 1", []
+    elif root is not None:
+        where_villages = f"r.home_village_id IN (SELECT id FROM {inst} WHERE path LIKE %s)"  # noqa: S608
+        village_params: list = [root.path + "%"]
+    else:
+        village_sql, village_params = villages.query.sql_with_params()
+        where_villages = f"r.home_village_id IN ({village_sql})"
+        village_params = list(village_params)
+    # Table names come from the models; every value is a bound parameter.
+    sql = (
+        f"SELECT r.home_village_id, {', '.join(sums)} "  # noqa: S608
+        f"FROM {resident} r "
+        f"LEFT JOIN (SELECT DISTINCT resident_id FROM {contract} "
+        f"           WHERE start_on <= %s AND end_on >= %s) c ON c.resident_id = r.id "
+        f"LEFT JOIN (SELECT resident_id, {flags} FROM {tag_t} "
+        f"           WHERE recorded_on <= %s AND (ended_on IS NULL OR ended_on > %s) "
+        f"           GROUP BY resident_id) t ON t.resident_id = r.id "
+        f"WHERE {where_villages} AND r.birth_date <= %s "
+        f"  AND (r.deceased_on IS NULL OR r.deceased_on > %s) "
+        f"GROUP BY r.home_village_id"
     )
-    out: dict[int, Counts] = defaultdict(Counts)
-    for village, row in everyone.items():
-        c = out[village]
-        c.residents = row["n"]
-        c.groups[KeyPopulation.ELDERLY][0] = row["elderly"]
-        c.groups[KeyPopulation.CHILD][0] = row["child"]
-        c.key = row["elderly"] + row["child"] + extra.get(village, {}).get("n", 0)
-    for village, row in signed.items():
-        c = out[village]
-        c.contracted = row["n"]
-        c.groups[KeyPopulation.ELDERLY][1] = row["elderly"]
-        c.groups[KeyPopulation.CHILD][1] = row["child"]
-        c.key_contracted = row["elderly"] + row["child"] + extra_signed.get(village, {}).get("n", 0)
-    for row in per_tag.order_by():
-        out[row["resident__home_village_id"]].groups[row["tag"]][0] = row["n"]
-    for row in per_tag_signed.order_by():
-        out[row["resident__home_village_id"]].groups[row["tag"]][1] = row["n"]
-    return dict(out)
+    params = [*sum_params, end, start, *declared, day, day, *village_params, day, day]
+    out: dict[int, Counts] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            c = Counts()
+            village, c.residents, c.contracted, c.key, c.key_contracted = row[:5]
+            values = [int(v or 0) for v in row[5:]]
+            c.groups[KeyPopulation.ELDERLY] = values[0:2]
+            c.groups[KeyPopulation.CHILD] = values[2:4]
+            for i, key in enumerate(declared):
+                c.groups[key] = values[4 + 2 * i : 6 + 2 * i]
+            c.contracted, c.key, c.key_contracted = (
+                int(c.contracted or 0),
+                int(c.key or 0),
+                int(c.key_contracted or 0),
+            )
+            out[village] = c
+    return out
 
 
 def subtree_ids(institution: Institution) -> QuerySet:
@@ -187,7 +215,7 @@ def subtree_ids(institution: Institution) -> QuerySet:
 def totals(institution: Institution, start: dt.date, end: dt.date, community=None) -> Counts:
     """The subtree's counts for the period (dates inclusive)."""
     total = Counts()
-    for counts in by_village(subtree_ids(institution), start, end, community).values():
+    for counts in by_village(None, start, end, community, root=institution).values():
         total.add(counts)
     return total
 
@@ -211,11 +239,11 @@ def tree(root: Institution, start: dt.date, end: dt.date, *, previous: bool = Fa
     villages (where residents live), each with its counts; ``previous``: also the same period
     a year before (FD-02: coverage rises every year)."""
     community = _community(root)
-    now = by_village(subtree_ids(root), start, end, community)
+    now = by_village(None, start, end, community, root=root)
     before: dict[int, Counts] = {}
     if previous:
         before = by_village(
-            subtree_ids(root), _years_before(start, 1), _years_before(end, 1), community
+            None, _years_before(start, 1), _years_before(end, 1), community, root=root
         )
     nodes = list(
         Institution.objects.filter(path__startswith=root.path)

@@ -88,7 +88,8 @@ def _rng(seed: int, part: str) -> random.Random:
 
 
 def _aware(day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+    # The county's zone (settings.TIME_ZONE); Django caches it.
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=timezone.get_default_timezone())
 
 
 def _packages() -> dict[str, ServicePackage]:
@@ -238,7 +239,7 @@ def _sqlite_datetime(value: dt.datetime) -> str:
 
 
 class _Table:
-    """Rows of one table written with executemany and ids allocated here, so a county of
+    """Rows of one table written with multi-row INSERTs and ids allocated here, so a county of
     300,000 residents (millions of rows) loads in a minute instead of the many minutes the
     ORM's per-field preparation takes. Values are given as Python values; dates, times and
     JSON are adapted once per column kind. The id sequence is reset when done."""
@@ -260,16 +261,20 @@ class _Table:
         self.defaults = [v for _f, v in self.fixed]
         columns = ["id", *(f.column for f in self.fields)]
         pg = connection.vendor == "postgresql"
-        marks = ["%s"] + [
-            "%s::jsonb" if pg and f.get_internal_type() == "JSONField" else "%s"
+        # The driver's own placeholders: rows go to its cursor, not Django's wrapper.
+        mark = "%s" if pg else "?"
+        marks = [mark] + [
+            "%s::jsonb" if pg and f.get_internal_type() == "JSONField" else mark
             for f in self.fields
         ]
         quote = connection.ops.quote_name
         names = ", ".join(quote(c) for c in columns)
+        # Many rows per statement (fewer round trips and statement executions), under the
+        # databases' limits on bound parameters (SQLite 32766, PostgreSQL 65535).
+        self.per_statement = max(1, min(500, 30000 // len(columns)))
+        self.row_marks = f"({', '.join(marks)})"
         # Table and column names come from the model; every value is a bound parameter.
-        self.sql = (
-            f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608
-        )
+        self.head = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES "  # noqa: S608
         kinds = [f.get_internal_type() for f in self.fields]
         # SQLite keeps naive UTC text, as Django stores it; psycopg takes the datetime.
         adapt = _same if pg else _sqlite_datetime
@@ -298,11 +303,25 @@ class _Table:
         return pk
 
     def flush(self) -> None:
-        if self.rows:
-            with self.connection.cursor() as cursor:
-                cursor.executemany(self.sql, self.rows)
-            self.count += len(self.rows)
-            self.rows = []
+        if not self.rows:
+            return
+        self.connection.ensure_connection()
+        cursor = self.connection.connection.cursor()
+        try:
+            step = self.per_statement
+            full = self.head + ", ".join([self.row_marks] * step)
+            for start in range(0, len(self.rows), step):
+                chunk = self.rows[start : start + step]
+                sql = (
+                    full
+                    if len(chunk) == step
+                    else self.head + ", ".join([self.row_marks] * len(chunk))
+                )
+                cursor.execute(sql, [value for row in chunk for value in row])
+        finally:
+            cursor.close()
+        self.count += len(self.rows)
+        self.rows = []
 
     def close(self) -> int:
         from django.core.management.color import no_style
@@ -490,10 +509,25 @@ def seed_familydoctor(seed: int, *, traffic: bool) -> str:
     contracts, in_force = writer.close(), writer.in_force
     follow_ups = _follow_ups(rng, chronic, today)
     checks = _health_checks(rng, elderly, today)
+    _analyze()
     return (
         f"{len(packages)} service packages, {len(teams)} teams, {contracts} contracts "
         f"({in_force} in force), {follow_ups} follow-ups, {checks} health checks"
     )
+
+
+def _analyze() -> None:
+    """Fresh statistics for the planner after a bulk load (PostgreSQL): coverage and the due
+    lists join these tables, and a plan made from an empty table's estimate is a slow one."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    models = (Contract, ContractPackage, FollowUp, Observation, HealthCheck, Resident,
+              KeyPopulationTag)  # fmt: skip
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _measure(rng, program, age, controlled_p, critical_p):
