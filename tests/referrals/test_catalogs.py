@@ -151,3 +151,13 @@ def test_the_export_uploads_again_unchanged(community_admin, catalog):
     result = catalogs.import_catalog(community_admin, content, "disease-catalogs.csv")
     assert sum(result.counts.values()) == len(before)
     assert sorted(CatalogEntry.objects.values_list("catalog__level", "code", "name")) == before
+
+
+def test_admin_lists_departments_and_catalogs(client, superuser, catalog, departments):
+    client.force_login(superuser)
+    assert client.get("/admin/referrals/department/").status_code == 200
+    page = client.get("/admin/referrals/diseasecatalog/")
+    assert page.status_code == 200
+    village = DiseaseCatalog.objects.get(level="village")
+    detail = client.get(f"/admin/referrals/diseasecatalog/{village.pk}/change/")
+    assert detail.status_code == 200 and "I10.x00" in detail.content.decode()
