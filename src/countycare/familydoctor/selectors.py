@@ -380,7 +380,11 @@ def trends(user, resident, *, years: int = 2) -> dict[str, Any]:
         .filter(resident=resident, followed_on__gte=timezone.localdate(since))
         .order_by("followed_on", "pk")
     ]
-    return {"series": series, "follow_ups": follow_ups}
+    # Both charts over the same days: from the first point (at most ``years`` back) to today.
+    firsts = [points[0][0] for points in series.values() if points]
+    first = min(firsts)[:10] if firsts else timezone.localdate(since).isoformat()
+    days = [first, timezone.localdate().isoformat()]
+    return {"series": series, "follow_ups": follow_ups, "range": days}
 
 
 def responsible_doctor_residents(user, day: dt.date | None = None) -> list[int]:

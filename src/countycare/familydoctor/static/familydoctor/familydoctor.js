@@ -39,7 +39,11 @@
     });
   }
 
-  function timeAxis() { return { type: "time", axisLabel: { hideOverlap: true } }; }
+  function timeAxis(trends) {
+    var axis = { type: "time", axisLabel: { hideOverlap: true } };
+    if (trends.range) { axis.min = trends.range[0]; axis.max = trends.range[1] + " 23:59"; }
+    return axis;
+  }
 
   function bp(el, trends) {
     var s = trends.series;
@@ -48,7 +52,7 @@
       grid: { left: 8, right: 40, top: 34, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis" },
       legend: { data: [label(el, "sbp", "SBP"), label(el, "dbp", "DBP")] },
-      xAxis: timeAxis(),
+      xAxis: timeAxis(trends),
       yAxis: { type: "value", min: function (v) { return Math.min(60, v.min - 10); }, max: function (v) { return Math.max(190, v.max + 10); } },
       series: [
         { name: label(el, "sbp", "SBP"), type: "line", symbolSize: 6, itemStyle: { color: RED }, data: s.sbp,
@@ -86,7 +90,7 @@
     }
     return {
       grid: { left: 8, right: 40, top: 34, bottom: 8, containLabel: true },
-      tooltip: { trigger: "axis" }, legend: { data: legend }, xAxis: timeAxis(), yAxis: yAxes, series: series
+      tooltip: { trigger: "axis" }, legend: { data: legend }, xAxis: timeAxis(trends), yAxis: yAxes, series: series
     };
   }
 
