@@ -21,6 +21,7 @@ Method (the usual one of interpretive carts, kept simple and documented):
 6. Voltages for LVH (Sokolow–Lyon, Cornell), the bundle-branch pattern (V1 and I/V6 terminal
    forces), ST deviation at the J point (against the PR segment) and the P waves of each beat
    (the share of dominant beats with a P wave like the median one: AF has none).
+7. Atrial activity with the QRST cancelled (``atrial``): flutter waves, fibrillatory waves.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from itertools import pairwise
 import numpy as np
 from scipy import signal
 
+from countycare.ecg import atrial
+
 PRE_S = 0.40  # median-beat window before the R peak
 POST_S = 0.70  # and after
 QRS_THRESHOLD = 0.05  # share of the QRS peak slope below which the QRS has ended/not begun
@@ -40,6 +43,7 @@ MIN_P_UV = 25.0
 MIN_T_UV = 60.0
 ATRIAL_WINDOW_S = 0.30  # atrial activity is looked for from this long before each R peak…
 ATRIAL_RR_SHARE = 0.5  # …but not earlier than this share of the median RR before it
+ATRIAL_MIN_ON_TIME = 4  # on-time beats needed to judge the P waves on them alone
 
 CHEST = ["V1", "V2", "V3", "V4", "V5", "V6"]
 LIMB_CONTIGUOUS = ["aVL", "I", "-aVR", "II", "aVF", "III"]
@@ -66,6 +70,7 @@ class Measurements:
     st_uv: dict = field(default_factory=dict)  # lead → ST at J vs PR segment (µV)
     st_elevation_leads: list[str] = field(default_factory=list)
     flutter_hz: float | None = None
+    atrial: dict = field(default_factory=dict)  # atrial.analyse: flutter, fibrillatory waves
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -295,6 +300,9 @@ def measure(wf, beats: np.ndarray, usable: list[str] | None = None) -> Measureme
             out.fiducials["p_on_ms"] = round(out.fiducials["qrs_on_ms"] - out.pr_ms, 1)
         _qrs_features(out, names, med, isos, g_on, g_off, fs)
     out.p_fraction = _atrial_consistency(band, beats, classes, fs)
+    out.atrial = atrial.analyse(band, names, beats, classes, fs)
+    if out.atrial.get("flutter_per_min"):
+        out.flutter_hz = round(out.atrial["flutter_per_min"] / 60.0, 2)
     return out
 
 
@@ -410,7 +418,12 @@ def _atrial_consistency(band, beats, classes, fs) -> float | None:
     # Start no earlier than half the median RR before the R peak, so at fast rates the window
     # holds less of the previous T wave (whose shape repeats in any rhythm).
     a, b = int(min(ATRIAL_WINDOW_S, ATRIAL_RR_SHARE * rr_med) * fs), int(0.08 * fs)
-    picks = [x for i, x in enumerate(beats) if classes[i] in ("N", "A") and x - a >= 0]
+    # The beats after an on-time RR: a premature beat's P wave is ectopic by definition and
+    # often hidden in the T wave before it, so frequent premature atrial beats would otherwise
+    # look like absent P waves (AF). All dominant beats only when too few are on time.
+    picks = [x for i, x in enumerate(beats) if classes[i] == "N" and x - a >= 0]
+    if len(picks) < ATRIAL_MIN_ON_TIME:
+        picks = [x for i, x in enumerate(beats) if classes[i] in ("N", "A") and x - a >= 0]
     if len(picks) < 3:
         return None
     lowp = _lowpass(band, fs, 12.0)

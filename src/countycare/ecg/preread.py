@@ -89,6 +89,10 @@ AF_MADSD = 0.05
 # more than 200 ms between the longest and the shortest (the classic criterion is 120–160 ms;
 # over 10 s the tuning part's cardiologists called sinus rhythm up to ~200 ms).
 SARRH_RANGE_MS = 200.0
+# AF in a paced record: the 4–9 Hz residual after QRST cancellation in V1 (atrial.py) at
+# least this (µV). Tuning part: paced records without AF ≤ 8.8, the 90th percentile of all
+# non-AF records 8.6, AF records' median ~15 (the one paced AF record: 25).
+PACED_AF_FIB_UV = 12.0
 WIDE_QRS_MS = 120.0
 LONG_PR_MS = 200.0
 LONG_QTC_MS = 460.0  # AHA 2009: ≥ 450 men, ≥ 460 women; sex unknown → 460
@@ -657,13 +661,21 @@ def statements(pre: PreRead, wf, *, sex=None, age=None) -> list[tuple[str, float
     irregular = madsd is not None and madsd >= AF_MADSD
     wide = qrs is not None and qrs >= WIDE_QRS_MS
     flutter = m.get("flutter_hz")
+    fib_uv = (m.get("atrial") or {}).get("fib_uv")
     rhythm_code = None
     if wide and hr > TACHY_BPM and not p_present and not irregular and not paced:
         out.append(("VTAC", 0.6))
         rhythm_code = "VTAC"
-    elif flutter and not p_present:
+    elif flutter:
+        # Regular atrial waves at 200–375/min in two of II, III, aVF, V1 once the QRST is
+        # cancelled (atrial.py); they may pass for P waves before the QRS, so before that test.
         out.append(("AFLT", 0.6))
         rhythm_code = "AFLT"
+    elif paced and not p_present and fib_uv is not None and fib_uv >= PACED_AF_FIB_UV:
+        # Paced ventricles are regular whatever the atria do: AF is judged on the atrial
+        # activity alone — no P wave before the paced beats and a fibrillatory residual.
+        out.append(("AFIB", 0.6))
+        rhythm_code = "AFIB"
     elif irregular and not p_present:
         # Confidence: the further from both thresholds, the surer.
         sure = madsd >= 2 * AF_MADSD and p_fraction is not None and p_fraction < 0.6
