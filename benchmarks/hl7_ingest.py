@@ -208,6 +208,46 @@ def start_listener(url: str, port: int, workers: int | None, processes: int) -> 
     return proc
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def listener_pids(proc: subprocess.Popen) -> list[int]:
+    """The listener and its processes (hl7-listen --processes forks them)."""
+    found = [proc.pid]
+    for task in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError, PermissionError):
+            continue
+        if int(stat[1]) == proc.pid:
+            found.append(int(task.name))
+    return found
+
+
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving the bench database (the listener's connections)."""
+    if not url.startswith("postgres"):
+        return []
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def send_all(port: int, payloads: list[bytes], acks: list[str]) -> None:
     from hl7.client import MLLPClient
 
@@ -256,7 +296,11 @@ def main() -> None:
         log(f"one connection: {single:.0f} messages/s")
 
         eight = payloads("E", args.messages)
+        send_all(port, eight[:8], [])  # warm up the listener's other workers' connections
+        eight = eight[8:]
         parts = [eight[i::8] for i in range(8)]
+        procs, backends = listener_pids(listener), database_pids(url)
+        cpu_before = (cpu_seconds(procs), cpu_seconds(backends))
         acks: list[list[str]] = [[] for _ in range(8)]
         threads = [
             threading.Thread(target=send_all, args=(port, part, ack))
@@ -269,6 +313,15 @@ def main() -> None:
             t.join()
         multi = len(eight) / (time.perf_counter() - started)
         log(f"eight connections: {multi:.0f} messages/s")
+        backends = sorted(set(backends) | set(database_pids(url)))
+        used = (cpu_seconds(procs) - cpu_before[0], cpu_seconds(backends) - cpu_before[1])
+        per = [1000 * u / len(eight) for u in used]
+        cpus = os.cpu_count() or 1
+        log(
+            f"CPU per message: listener {per[0]:.1f} ms, database {per[1]:.1f} ms; with "
+            f"nothing else running, {cpus} CPUs would carry at most "
+            f"{1000 * cpus / max(sum(per), 0.001):.0f} messages/s"
+        )
     finally:
         listener.terminate()
         try:

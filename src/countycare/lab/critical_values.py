@@ -49,7 +49,6 @@ def check(observation: Observation, reading, *, rules, raised_at: dt.datetime | 
     ):
         return None
     order = reading.order
-    notify = order.requested_by
     value = observation.value
     compared = value
     test = units.kind(observation.code)
@@ -68,15 +67,16 @@ def check(observation: Observation, reading, *, rules, raised_at: dt.datetime | 
             )
             flag = Flag.CRITICAL_LOW if low_hit else Flag.CRITICAL_HIGH
         return critical.raise_alert(
-            observation, rule=rule, notify=notify, order=order, flag=flag, raised_at=raised_at
-        )
+            observation, rule=rule, notify=order.requested_by, order=order, flag=flag,
+            raised_at=raised_at,
+        )  # fmt: skip
     if reading.analyzer_flag in (Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH):
         where = "低于" if reading.analyzer_flag == Flag.CRITICAL_LOW else "高于"
         message = f"检验危急值：{observation} （检验科报告{where}危急界值）"
         return critical.raise_alert(
             observation,
             rule=None,
-            notify=notify,
+            notify=order.requested_by,
             order=order,
             message=message,
             flag=reading.analyzer_flag,

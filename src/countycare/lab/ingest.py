@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from countycare.core import audit
 from countycare.core.errors import Conflict
-from countycare.lab import ack, caches, critical_values, oru
+from countycare.lab import ack, caches, critical_values, oru, rows
 from countycare.lab.models import (
     AckCode,
     Hl7Message,
@@ -307,15 +307,18 @@ def _rejected(msg, raw: str, size: int, received_at, problem: Problem) -> Result
 
 def _lookup(sender: str, control_id: str, digest: str):
     """(the stored row with this content, the first row of this control ID)."""
-    rows = list(
-        Hl7Message.objects.filter(sender=sender, control_id=control_id).only(
-            "pk", "status", "digest", "duplicate_of", "ack", "ack_code", "received_at"
+    found = list(
+        Hl7Message.objects.filter(sender=sender, control_id=control_id).values_list(
+            "pk", "digest", "duplicate_of_id"
         )[:20]
     )
-    same = next((r for r in rows if r.digest in (digest, "")), None)
-    original = next((r for r in rows if r.duplicate_of_id is None), None)
-    if same is not None:
-        same = Hl7Message.objects.get(pk=same.pk)
+    if not found:
+        return None, None
+    same = next((pk for pk, d, _dup in found if d in (digest, "")), None)
+    first = next((pk for pk, _d, dup in found if dup is None), None)
+    same = Hl7Message.objects.get(pk=same) if same is not None else None
+    original = same if same is not None and same.pk == first else (
+        Hl7Message.objects.get(pk=first) if first is not None else None)  # fmt: skip
     return same, original
 
 
@@ -466,7 +469,7 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
         )
         for r in reader.readings
     ]
-    Observation.objects.bulk_create(observations)
+    rows.insert(Observation, observations)
     for observation, reading in zip(observations, reader.readings, strict=True):
         critical_values.check(observation, reading, rules=rules, raised_at=row.received_at)
     results = [
@@ -495,7 +498,7 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
         day=1, hour=0, minute=0, second=0, microsecond=0
     )
     late = [r for r in results if r.collected_at is not None and r.collected_at < month_start]
-    LabResult.objects.bulk_create([r for r in results if r not in late])
+    rows.insert(LabResult, [r for r in results if r not in late])
     for result in late:
         result.save()
     audit.log(
