@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     # Store the periods that closed yesterday; recompute stale stored values a worker missed.
     "indicators-materialise-closed": {"task": "indicators.materialise_closed", "schedule": 86400.0},
     "indicators-recompute-stale": {"task": "indicators.recompute_stale", "schedule": 600.0},
+    # DICOM receipts nobody holds (a listener stopped, a lease expired, a retry due).
+    "imaging-index-receipts": {"task": "imaging.index_receipts", "schedule": 60.0},
 }
 
 # --- Cache ----------------------------------------------------------------------------------

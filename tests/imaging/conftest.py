@@ -91,7 +91,9 @@ def write_dicom(tmp_path):
 
 @pytest.fixture
 def listener(transactional_db):
-    server = Listener(ae_title="COUNTYCARE", host="127.0.0.1", port=0)
+    # Nothing indexes in the background: ``settle()`` runs the indexer in the test's thread
+    # once the associations have ended, so what a test then asserts is deterministic.
+    server = Listener(ae_title="COUNTYCARE", host="127.0.0.1", port=0, indexing="manual")
     server.start()
     yield server
     server.stop()

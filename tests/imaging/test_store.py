@@ -7,11 +7,12 @@ import datetime as dt
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import OperationalError
 from django.utils import timezone
 
 from countycare.core.errors import IllegalTransition, PermissionDenied, ValidationError
-from countycare.imaging import dicom, services
-from countycare.imaging.models import Instance, Series, Study, StudyStatus
+from countycare.imaging import dicom, indexer, services
+from countycare.imaging.models import Instance, Receipt, ReceiptState, Series, Study, StudyStatus
 from countycare.telemed.models import Attachment
 from tests.imaging.conftest import (
     ECG,
@@ -53,29 +54,59 @@ def test_storage_failure_answers_out_of_resources_and_indexes_nothing(
     monkeypatch.setattr(default_storage, "save", full_disk)
     outcome = services.store(dicom_bytes(US_CINE, **for_order(order)), device=devices["US"])
     assert outcome.status == dicom.OUT_OF_RESOURCES and "No space left" in outcome.reason
+    assert not Receipt.objects.exists()  # nothing recorded: the device sends it again
     assert not Instance.objects.exists() and not Study.objects.exists()
 
 
-def test_an_index_failure_removes_the_file(devices, make_order, monkeypatch):
+def test_an_index_failure_indexes_nothing_and_the_receipt_waits_for_a_retry(
+    devices, make_order, monkeypatch
+):
     order = make_order(service="US-ABD")
-    saved = []
-    real_save = default_storage.save
-
-    def save(name, content, *args, **kwargs):
-        stored = real_save(name, content, *args, **kwargs)
-        saved.append(stored)
-        return stored
+    real_log = services.audit.log
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(default_storage, "save", save)
     monkeypatch.setattr(services.audit, "log", broken)
     outcome = services.store(dicom_bytes(US_CINE, **for_order(order)), device=devices["US"])
-    assert outcome.status == dicom.OUT_OF_RESOURCES
-    assert saved and not default_storage.exists(saved[0])
+    # The device was answered success: the file is stored and its receipt committed ...
+    assert outcome.ok and outcome.instance is None and "database went away" in outcome.reason
+    receipt = Receipt.objects.get()
+    assert receipt.state == ReceiptState.PENDING and receipt.attempts == 1
+    assert "database went away" in receipt.error and receipt.available_at > timezone.now()
+    assert default_storage.exists(receipt.file.name)
+    # ... and nothing is half-indexed: no study, no series, no instance.
     assert not Instance.objects.exists() and not Study.objects.exists()
     assert not Series.objects.exists()
+    # Not retried before its time; at its time it is indexed whole.
+    assert indexer.drain() == 0
+    monkeypatch.setattr(services.audit, "log", real_log)
+    Receipt.objects.update(available_at=timezone.now())
+    assert indexer.drain() == 1
+    receipt.refresh_from_db()
+    assert receipt.state == ReceiptState.INDEXED and receipt.error == ""
+    assert receipt.instance.series.study.order == order
+    assert receipt.instance.file.name == receipt.file.name
+
+
+def test_a_database_error_at_receipt_answers_out_of_resources_and_keeps_no_file(
+    devices, monkeypatch
+):
+    saved = []
+    real_save = default_storage.save
+
+    def save(name, content, *args, **kwargs):
+        saved.append(real_save(name, content, *args, **kwargs))
+        return saved[-1]
+
+    def broken(self, *args, **kwargs):
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(default_storage, "save", save)
+    monkeypatch.setattr(Receipt, "save", broken)
+    outcome = services.receive(dicom_bytes(US_PALETTE), device=devices["US"])
+    assert outcome.status == dicom.OUT_OF_RESOURCES and "disk I/O error" in outcome.reason
+    assert saved and not default_storage.exists(saved[0])
 
 
 def test_malformed_bytes_are_refused_with_cannot_understand(devices):
@@ -83,8 +114,13 @@ def test_malformed_bytes_are_refused_with_cannot_understand(devices):
     assert outcome.status == dicom.CANNOT_UNDERSTAND
     truncated = real_file("MR_truncated.dcm").read_bytes()  # a real file cut short
     outcome = services.store(truncated, device=devices["US"])
-    assert not outcome.ok
-    assert not Instance.objects.exists()
+    assert outcome.status == dicom.CANNOT_UNDERSTAND and "cut short" in outcome.reason
+    # A compressed cine cut inside its fragments, or with its last delimiter missing.
+    cine = dicom_bytes(US_CINE, PatientID="P1")
+    for cut in (len(cine) - 4, len(cine) // 2):
+        outcome = services.store(cine[:cut], device=devices["US"])
+        assert outcome.status == dicom.CANNOT_UNDERSTAND and "cut short" in outcome.reason
+    assert not Instance.objects.exists() and not Receipt.objects.exists()
 
 
 def test_an_unsupported_sop_class_is_refused(devices):
@@ -105,7 +141,21 @@ def test_the_same_sop_instance_uid_is_stored_once(devices, make_order):
     second = services.store(data, device=devices["US"])
     assert first.created and not second.created and second.ok
     assert second.instance == first.instance
-    assert Instance.objects.count() == 1
+    assert Instance.objects.count() == 1 and Receipt.objects.count() == 1
+
+
+def test_the_same_instance_received_twice_before_indexing_is_one_receipt(devices, make_order):
+    order = make_order(service="US-ABD")
+    data = dicom_bytes(US_CINE, **for_order(order))
+    first = services.receive(data, device=devices["US"])
+    folder = first.receipt.file.name.rsplit("/", 1)[0]
+    files = set(default_storage.listdir(folder)[1])
+    again = services.receive(data, device=devices["US"])  # the device retried: not indexed yet
+    assert first.ok and first.created and again.ok and not again.created
+    assert again.receipt == first.receipt and again.instance is None
+    assert Receipt.objects.count() == 1
+    assert set(default_storage.listdir(folder)[1]) == files  # the retry's copy was removed
+    assert indexer.drain() == 1 and Instance.objects.count() == 1
 
 
 def test_match_by_patient_and_date_without_accession(devices, make_order):

@@ -10,6 +10,9 @@ Storage SCP and Modality Worklist SCP on pynetdicom.
 - Unsupported SOP classes and transfer syntaxes are refused at negotiation (the presentation
   context is rejected: the device is told before it sends); a dataset that cannot be stored
   gets the failure status of PS3.4 B.2.3 with the reason in the log.
+- A C-STORE is answered success once the file is in storage and its receipt is committed
+  (``services.receive``); indexing follows off the device's time (``imaging.indexer``): in a
+  thread of this process (embedded default), or by Celery workers when a broker is set.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 
-from countycare.core import audit
-from countycare.imaging import dicom, services, worklist
+from countycare.imaging import dicom, indexer, services, worklist
 from countycare.imaging.models import Association, DeviceAE
 
 log = logging.getLogger("countycare.imaging.listener")
@@ -81,13 +84,45 @@ class _Session:
         default_factory=lambda: {"stored": 0, "duplicates": 0, "failed": 0, "finds": 0,
                                  "echoes": 0}
     )  # fmt: skip
-    studies: set[str] = field(default_factory=set)
+
+
+class _CeleryIndexer:
+    """With a broker: send ``imaging.index_receipts`` as receipts arrive — at most once a
+    second while they do, and when an association ends (its last receipts)."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self._sent = 0.0
+        self._lock = threading.Lock()
+
+    def notify(self, *, now: bool = False) -> None:
+        with self._lock:
+            if not now and time.monotonic() - self._sent < self.every:
+                return
+            self._sent = time.monotonic()
+        from countycare.imaging.tasks import index_receipts
+
+        try:
+            index_receipts.delay()
+        except Exception:  # the broker is down: beat's periodic run picks the receipts up
+            log.exception("could not send imaging.index_receipts")
 
 
 class Listener:
-    """One DICOM AE: ``start()`` in a thread (tests, benchmarks) or ``serve()`` blocking."""
+    """One DICOM AE: ``start()`` in a thread (tests, benchmarks) or ``serve()`` blocking.
 
-    def __init__(self, ae_title: str = "COUNTYCARE", host: str = "127.0.0.1", port: int = 11112):
+    ``indexing``: who indexes what this listener receives — ``"auto"`` (a thread of this
+    process without a Celery broker, Celery with one), ``"thread"``, ``"celery"``, or
+    ``"manual"`` (nobody: :meth:`settle` indexes in the caller's thread — tests)."""
+
+    def __init__(
+        self,
+        ae_title: str = "COUNTYCARE",
+        host: str = "127.0.0.1",
+        port: int = 11112,
+        *,
+        indexing: str = "auto",
+    ):
         self.ae_title = ae_title
         self.host = host
         self.port = port
@@ -95,13 +130,42 @@ class Listener:
         self._lock = threading.Lock()
         self.server = None
         self.ae = self._build()
+        if indexing == "auto":
+            indexing = "thread" if settings.CELERY_TASK_ALWAYS_EAGER else "celery"
+        if indexing not in ("thread", "celery", "manual"):
+            raise ValueError(f"unknown indexing {indexing!r}")
+        self.indexing = indexing
+        self.indexer: indexer.IndexerThread | None = None
+        self._celery = _CeleryIndexer() if indexing == "celery" else None
+
+    def _start_indexing(self) -> None:
+        if self.indexing == "thread" and self.indexer is None:
+            self.indexer = indexer.IndexerThread()
+            self.indexer.start()  # its first pass: receipts left from before (recovery)
+        elif self._celery is not None:
+            self._celery.notify(now=True)
+
+    def _stop_indexing(self) -> None:
+        if self.indexer is not None:
+            self.indexer.stop()
+            self.indexer = None
+
+    def _notify(self, *, now: bool = False) -> None:
+        if self.indexer is not None:
+            self.indexer.notify()
+        elif self._celery is not None:
+            self._celery.notify(now=now)
 
     def _build(self) -> CountyCareAE:
-        # pynetdicom writes each received dataset straight to a file (with its file meta)
-        # instead of collecting it in memory; the C-STORE handler moves that file into
-        # storage. Its per-message INFO logging would cost more than our handler.
-        _config.STORE_RECV_CHUNKED_DATASET = True
-        logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        # pynetdicom's per-message event logging costs more than the C-STORE handler; its
+        # warnings and errors still go to the log (and all of it with countycare.imaging at
+        # DEBUG). The received dataset stays in memory and is written once, with file meta
+        # encoded by dicom.file_meta: pynetdicom's chunked receive into a temporary file
+        # (STORE_RECV_CHUNKED_DATASET) measured slower — it flushes every PDV and encodes the
+        # file meta with pydicom's writer (benchmarks/dicom_ingest.py, docs/imaging.md).
+        if not log.isEnabledFor(logging.DEBUG):
+            _config.LOG_HANDLER_LEVEL = "none"
+            logging.getLogger("pynetdicom").setLevel(logging.WARNING)
         ae = CountyCareAE(ae_title=self.ae_title)
         ae.maximum_associations = 20
         ae.maximum_pdu_size = 0  # no limit on what we receive
@@ -132,27 +196,45 @@ class Listener:
             (self.host, self.port), block=False, evt_handlers=self.handlers
         )
         self.port = self.server.server_address[1]
+        self._start_indexing()
         return self.host, self.port
 
     def serve(self) -> None:
-        self.ae.start_server((self.host, self.port), block=True, evt_handlers=self.handlers)
+        """Serve until interrupted (SIGINT, or SIGTERM by the command); then the indexer
+        finishes the batch in hand."""
+        self._start_indexing()
+        try:
+            self.ae.start_server((self.host, self.port), block=True, evt_handlers=self.handlers)
+        finally:
+            self.ae.shutdown()
+            self._stop_indexing()
 
     def settle(self, timeout: float = 30.0) -> bool:
-        """Wait until every association has ended and been logged (tests, benchmarks)."""
+        """Wait until every association has ended and been logged and what it received is
+        indexed (tests, benchmarks): with ``indexing="manual"`` the caller's thread indexes,
+        with the thread this waits for it. Celery's workers are not waited for."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
                 busy = bool(self._sessions)
             if not busy and not self.ae.active_associations:
-                return True
+                break
             time.sleep(0.01)
-        return False
+        else:
+            return False
+        if self.indexing == "manual":
+            indexer.drain()
+            return True
+        if self.indexer is not None:
+            return self.indexer.wait_idle(max(deadline - time.monotonic(), 0.1))
+        return True
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server = None
         self.ae.shutdown()
+        self._stop_indexing()
 
     # --- association bookkeeping --------------------------------------------------------------
     @staticmethod
@@ -209,18 +291,7 @@ class Listener:
                     ended_at=timezone.now(), **session.counts
                 )
                 if session.counts["stored"]:
-                    # One audit entry per association, not one per instance: every instance
-                    # it stored points to its association row.
-                    device = session.device
-                    audit.log(
-                        "create", object_type="imaging.association", object_id=session.row_id,
-                        institution=device.institution if device else None,
-                        detail={"ae": device.ae_title if device else "",
-                                "stored": session.counts["stored"],
-                                "duplicates": session.counts["duplicates"],
-                                "failed": session.counts["failed"],
-                                "studies": sorted(session.studies)[:100]},
-                    )  # fmt: skip
+                    self._notify(now=True)  # (Celery: its last receipts)
         except Exception:
             log.exception("could not close the association log")
         finally:
@@ -238,9 +309,12 @@ class Listener:
         device = session.device if session else None
         association = Association(pk=session.row_id) if session else None
         try:
-            outcome = services.store(
-                str(event.dataset_path), device=device, association=association
+            received = dicom.Received(
+                event.request.DataSet,
+                str(event.context.transfer_syntax),
+                device.ae_title if device else "",
             )
+            outcome = services.receive(received, device=device, association=association)
         except Exception as exc:  # never let one dataset take the association down
             log.exception("C-STORE failed")
             outcome = services.StoreOutcome(dicom.OUT_OF_RESOURCES, f"internal error: {exc}")
@@ -252,8 +326,8 @@ class Listener:
         if session is not None:
             key = "failed" if not outcome.ok else ("stored" if outcome.created else "duplicates")
             session.counts[key] += 1
-            if outcome.created and outcome.instance is not None:
-                session.studies.add(outcome.study_uid)
+        if outcome.created:
+            self._notify()
         if not outcome.ok:
             log.warning(
                 "C-STORE from %s refused (0x%04X): %s",

@@ -255,3 +255,61 @@ class Instance(models.Model):
         if cached:
             return cached[1] if cached[1].pk else None
         return self.series.study.audit_institution
+
+
+class ReceiptState(models.TextChoices):
+    PENDING = "pending", _("Waiting to be indexed")
+    INDEXED = "indexed", _("Indexed")
+    FAILED = "failed", _("Indexing failed")
+
+
+class Receipt(models.Model):
+    """One object a device sent, as the platform answered it: a C-STORE is answered success
+    once the object's file is in file storage and this row is committed (one INSERT). The
+    indexer (``imaging.indexer``) then reads the file and writes its Study/Series/Instance
+    rows, matched to the order, in batches. The SOP Instance UID is unique here: the same
+    instance sent twice is received once, whatever has been indexed yet.
+
+    ``available_at``: when an indexer may take the row — its arrival; while an indexer
+    holds it, the end of that indexer's lease (a crashed indexer's rows come back when it
+    expires); after a failed attempt, the time of the retry."""
+
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, unique=True)
+    sop_class_uid = models.CharField(_("SOP Class UID"), max_length=64)
+    study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64)
+    file = models.FileField(_("file"), upload_to="imaging/", max_length=255)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    device = models.ForeignKey(
+        DeviceAE, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    association = models.ForeignKey(
+        Association, on_delete=models.SET_NULL, null=True, blank=True, related_name="receipts"
+    )
+    received_at = models.DateTimeField(_("received"), db_index=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ReceiptState.choices, default=ReceiptState.PENDING
+    )
+    available_at = models.DateTimeField(_("available to the indexer at"))
+    claimed_by = models.CharField(_("indexer"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    indexed_at = models.DateTimeField(_("indexed"), null=True, blank=True)
+    instance = models.OneToOneField(
+        Instance, on_delete=models.SET_NULL, null=True, blank=True, related_name="receipt"
+    )
+
+    class Meta:
+        verbose_name = _("DICOM receipt")
+        verbose_name_plural = _("DICOM receipts")
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            # The spool: only rows still waiting are in it, walked in arrival order.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(state="pending"),
+                name="imaging_receipt_spool",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.sop_instance_uid

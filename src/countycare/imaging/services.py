@@ -1,11 +1,14 @@
 """Writes of the imaging app (issue 4): storing what devices send, matching studies to exam
 orders, reconciliation by a person.
 
-:func:`store` is the one way an instance enters: from the DICOM listener's C-STORE, and from
-the demo. It answers with the DICOM status the device gets back. The file is written to
-storage first, then the index rows in one transaction; if the index fails the file is removed,
-and if storage fails nothing is indexed — never a half-stored instance. The SOP Instance UID
-is the natural key: a retried C-STORE of a stored instance succeeds without a second copy.
+:func:`receive` is the one way an object enters — the DICOM listener's C-STORE, and
+:func:`store` (receive, then index at once: the demo, tests). It answers with the DICOM
+status the device gets back. The header is checked (identifiers, kind, complete pixel data),
+the file is written to storage, then one receipt row is committed (``Receipt``, unique SOP
+Instance UID): only then is the answer success. A storage error answers failure and records
+nothing; a retried C-STORE of a received instance succeeds without a second copy. The
+indexer (``imaging.indexer``) turns receipts into Study/Series/Instance rows, each instance
+atomically — never a half-indexed instance.
 
 Matching (WH-02, WH-03): a new study belongs to the exam order whose accession number it
 carries (the device took it from the modality worklist), else — when the device's patient ID
@@ -16,17 +19,15 @@ that modality on the study's date. Anything else waits in the reconciliation lis
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import logging
-import os
 import re
 from dataclasses import dataclass
 
 import pydicom
-from django.core.files.base import ContentFile, File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,7 +41,7 @@ from countycare.imaging.models import (
     Instance,
     InstanceKind,
     MatchMethod,
-    Series,
+    Receipt,
     Study,
     StudyStatus,
 )
@@ -99,6 +100,7 @@ class StoreOutcome:
     instance: Instance | None = None
     created: bool = False
     study_uid: str = ""
+    receipt: Receipt | None = None
 
     @property
     def ok(self) -> bool:
@@ -152,71 +154,84 @@ def read(data: bytes) -> pydicom.Dataset:
         raise dicom.DatasetProblem(dicom.CANNOT_UNDERSTAND, f"not a DICOM file: {exc}") from None
 
 
-class _SpoolFile(File):
-    """A received object already on local disk (pynetdicom's chunked receive): file
-    storage on the same filesystem moves it into place instead of copying it."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(open(path, "rb"), name=os.path.basename(path))  # noqa: SIM115
-        self._path = path
-
-    def temporary_file_path(self) -> str:
-        return self._path
-
-
-def _sha256(source) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    if isinstance(source, bytes | bytearray):
-        digest.update(source)
-        return digest.hexdigest(), len(source)
-    size = 0
-    with open(source, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def store(
-    source: bytes | str | os.PathLike,
+def receive(
+    source: bytes | dicom.Received,
     *,
     device: DeviceAE | None,
     association: Association | None = None,
     now: dt.datetime | None = None,
 ) -> StoreOutcome:
-    """Store one DICOM object sent by ``device``: a Part-10 byte string, or the path of the
-    file pynetdicom received it into (moved into file storage, not copied)."""
+    """Receive one DICOM object sent by ``device`` — a C-STORE's dataset as pynetdicom
+    received it, or a Part-10 byte string — and answer. Success means: the file is in file
+    storage and its receipt is committed; the indexer does the rest. ``created`` is False
+    for an instance received before (the receipt's unique SOP Instance UID decides)."""
     now = now or timezone.now()
     try:
-        header = dicom.read_header(source)
-        ds = header.dataset
-        f = dicom.facts(ds, has_pixels=header.has_pixels)
+        if isinstance(source, dicom.Received):
+            header = dicom.read_received(source)
+        else:
+            header = dicom.read_header(source)
+        f = dicom.identify(header.dataset, has_pixels=header.has_pixels)
     except dicom.DatasetProblem as problem:
         return StoreOutcome(problem.status, problem.reason)
-    try:
-        document = _findings(ds, f)
-    except Exception as exc:  # a broken SR content tree: keep the object, say so in the log
-        log.warning("findings of %s unreadable: %s", f.sop_instance_uid, exc)
-        document = {}
-    sha, size = _sha256(source)
+    if isinstance(source, dicom.Received):
+        meta = dicom.file_meta(
+            f.sop_class_uid, f.sop_instance_uid, source.transfer_syntax, source.source_ae
+        )
+        data = b"".join((meta, source.dataset.getbuffer()))
+    else:
+        data = bytes(source)
     name = f"imaging/{f.study_instance_uid}/{f.sop_instance_uid}.dcm"
-    content = ContentFile(source) if isinstance(source, bytes | bytearray) else _SpoolFile(source)
     try:
-        with content:
-            stored_name = default_storage.save(name, content)
+        stored_name = default_storage.save(name, ContentFile(data))
     except Exception as exc:
         log.error("storage refused %s: %s", f.sop_instance_uid, exc)
         return StoreOutcome(dicom.OUT_OF_RESOURCES, f"storage error: {exc}")
+    receipt = Receipt(
+        sop_instance_uid=f.sop_instance_uid, sop_class_uid=f.sop_class_uid,
+        study_instance_uid=f.study_instance_uid, size=len(data), device=device,
+        association=association, received_at=now, available_at=now,
+    )  # fmt: skip
+    receipt.file.name = stored_name
     try:
-        instance, created = _index(f, document, stored_name, sha, size, device, association, now)
+        if connection.in_atomic_block:  # (store() inside a caller's transaction)
+            with transaction.atomic():
+                receipt.save(force_insert=True)
+        else:  # one INSERT: its own transaction
+            receipt.save(force_insert=True)
+    except IntegrityError:
+        _discard(stored_name)
+        earlier = Receipt.objects.filter(sop_instance_uid=f.sop_instance_uid).first()
+        if earlier is None:  # pragma: no cover — not the unique UID (a device removed?)
+            return StoreOutcome(dicom.OUT_OF_RESOURCES, "the receipt could not be recorded")
+        return StoreOutcome(SUCCESS, "duplicate", earlier.instance, receipt=earlier)
     except Exception as exc:
         _discard(stored_name)
-        log.exception("indexing %s failed", f.sop_instance_uid)
-        return StoreOutcome(dicom.OUT_OF_RESOURCES, f"index error: {exc}")
-    if not created:
-        _discard(stored_name)
-        return StoreOutcome(SUCCESS, "duplicate", instance, created=False)
-    return StoreOutcome(SUCCESS, "", instance, created=True, study_uid=f.study_instance_uid)
+        log.exception("recording the receipt of %s failed", f.sop_instance_uid)
+        return StoreOutcome(dicom.OUT_OF_RESOURCES, f"database error: {exc}")
+    return StoreOutcome(SUCCESS, "", created=True, study_uid=f.study_instance_uid, receipt=receipt)
+
+
+def store(
+    source: bytes,
+    *,
+    device: DeviceAE | None,
+    association: Association | None = None,
+    now: dt.datetime | None = None,
+) -> StoreOutcome:
+    """Receive one object and index it at once (the demo, tests, imports): the outcome
+    carries its instance — None when indexing failed, the receipt then waits for the
+    indexer's retry with the error."""
+    from countycare.imaging import indexer
+
+    outcome = receive(source, device=device, association=association, now=now)
+    if outcome.ok and outcome.receipt is not None and outcome.instance is None:
+        indexer.run_batch(indexer.worker_name(), ids=[outcome.receipt.pk])
+        receipt = Receipt.objects.select_related("instance").get(pk=outcome.receipt.pk)
+        outcome.receipt, outcome.instance = receipt, receipt.instance
+        if receipt.instance is None:
+            outcome.reason = f"received; not indexed yet: {receipt.error}"
+    return outcome
 
 
 def _discard(name: str) -> None:
@@ -226,7 +241,7 @@ def _discard(name: str) -> None:
         log.exception("could not remove %s", name)
 
 
-def _findings(ds: pydicom.Dataset, f: dicom.Facts) -> dict:
+def findings_of(ds: pydicom.Dataset, f: dicom.Facts) -> dict:
     if f.kind == InstanceKind.REPORT:
         return findings.from_sr(ds)
     if f.kind in (InstanceKind.IMAGE, InstanceKind.MULTIFRAME):
@@ -245,85 +260,25 @@ class _Place:
         return self.name
 
 
-def _index(f, document, stored_name, sha, size, device, association, now):
-    """The index rows of one stored file, in one transaction: (instance, created). The hot
-    path of the listener: a handful of statements, no lazy relation loads (benchmarks/
-    dicom_ingest.py)."""
-    for _attempt in range(3):
-        try:
-            with transaction.atomic():
-                study = _study(f, device, now)
-                found = list(
-                    Series.objects.filter(series_instance_uid=f.series_instance_uid).values_list(
-                        "pk", flat=True
-                    )[:1]
-                )
-                series_id = found[0] if found else None
-                if series_id is None:
-                    series_id = Series.objects.create(
-                        study_id=study["pk"], series_instance_uid=f.series_instance_uid,
-                        modality=f.modality, number=f.series_number,
-                        description=f.series_description, body_part=f.body_part,
-                    ).pk  # fmt: skip
-                instance = Instance(
-                    series_id=series_id, sop_instance_uid=f.sop_instance_uid,
-                    sop_class_uid=f.sop_class_uid, transfer_syntax_uid=f.transfer_syntax_uid,
-                    kind=f.kind, number=f.instance_number, frames=f.frames, rows=f.rows,
-                    columns=f.columns, photometric=f.photometric, pixel_spacing=f.spacing,
-                    spacing_source=f.spacing_source, frame_time_ms=f.frame_time_ms,
-                    window=f.window, size=size, sha256=sha, findings=document,
-                    association=association, received_at=now,
-                )  # fmt: skip
-                instance.file.name = stored_name
-                instance.save(force_insert=True)
-                modalities = set(filter(None, study["modalities"].split(","))) | {f.modality}
-                if study["modalities"] != ",".join(sorted(modalities)):
-                    Study.objects.filter(pk=study["pk"]).update(
-                        modalities=",".join(sorted(modalities))[:64], updated_at=now
-                    )
-                if association is None:
-                    # Over the network the association's audit entry names what it stored
-                    # (listener.on_ended); each instance keeps its association.
-                    instance._audit_place = (study["resident_id"], study["place"])
-                    audit.log(
-                        "create", obj=instance,
-                        detail={"ae": device.ae_title if device else "", "kind": f.kind,
-                                "study": f.study_instance_uid},
-                    )  # fmt: skip
-                if f.kind == InstanceKind.ECG and study["order_id"]:
-                    _attach_ecg(instance, study["order_id"])
-                return instance, True
-        except IntegrityError:
-            # Another association stored the same instance (or created the same study or
-            # series) at the same moment: look again.
-            found = Instance.objects.filter(sop_instance_uid=f.sop_instance_uid).first()
-            if found is not None:
-                return found, False
-    raise RuntimeError("could not index the instance")  # pragma: no cover
-
-
-_STUDY_FIELDS = (
+STUDY_FIELDS = (
     "pk", "order_id", "order__resident_id", "order__requesting_institution_id",
     "order__requesting_institution__name", "institution_id", "institution__name", "modalities",
+    "accession_number",
 )  # fmt: skip
 
 
-def _study_row(values: tuple) -> dict:
-    pk, order_id, resident_id, req_id, req_name, inst_id, inst_name, modalities = values
+def study_row(values: tuple) -> dict:
+    """A study as the indexer needs it, from ``values_list(*STUDY_FIELDS)``: no relation
+    loads for the audit entry's resident and place."""
+    pk, order_id, resident_id, req_id, req_name, inst_id, inst_name, modalities, acc = values
     place = _Place(req_id, req_name or "") if order_id else _Place(inst_id, inst_name or "")
     return {"pk": pk, "order_id": order_id, "resident_id": resident_id, "place": place,
-            "modalities": modalities or ""}  # fmt: skip
+            "modalities": modalities or "", "accession_number": acc or ""}  # fmt: skip
 
 
-def _study(f: dicom.Facts, device: DeviceAE | None, now) -> dict:
-    """The study row of an instance (created, and matched to its order, for the first)."""
-    found = list(
-        Study.objects.filter(study_instance_uid=f.study_instance_uid).values_list(*_STUDY_FIELDS)[
-            :1
-        ]
-    )
-    if found:
-        return _study_row(found[0])
+def new_study(f: dicom.Facts, device: DeviceAE | None, received_at) -> tuple[dict, Match]:
+    """Create the study row of a study's first instance, matched to its order: (the row as
+    :func:`study_row` gives it, the match)."""
     match = match_order(f)
     study = Study(
         study_instance_uid=f.study_instance_uid, device=device,
@@ -331,7 +286,7 @@ def _study(f: dicom.Facts, device: DeviceAE | None, now) -> dict:
         accession_number=f.accession_number, patient_id=f.patient_id,
         patient_name=f.patient_name, patient_birth_date=f.patient_birth_date,
         patient_sex=f.patient_sex, study_date=f.study_date, study_time=f.study_time,
-        description=f.study_description, modalities=f.modality, received_at=now,
+        description=f.study_description, modalities=f.modality, received_at=received_at,
         center_kind=f.center_kind,
     )  # fmt: skip
     if match.order is not None:
@@ -340,13 +295,8 @@ def _study(f: dicom.Facts, device: DeviceAE | None, now) -> dict:
         study.match_method = match.method
         study.center_kind = match.order.center.kind
     study.save(force_insert=True)
-    audit.log(
-        "create", obj=study,
-        detail={"matched": match.method or "", "note": match.note,
-                "ae": device.ae_title if device else ""},
-    )  # fmt: skip
     order = match.order
-    return {
+    row = {
         "pk": study.pk,
         "order_id": study.order_id,
         "resident_id": order.resident_id if order else None,
@@ -354,10 +304,12 @@ def _study(f: dicom.Facts, device: DeviceAE | None, now) -> dict:
         if order
         else _Place(study.institution_id, study.institution.name if study.institution else ""),
         "modalities": study.modalities,
+        "accession_number": study.accession_number,
     }
+    return row, match
 
 
-def _attach_ecg(instance: Instance, order_id: int) -> None:
+def attach_ecg(instance: Instance, order_id: int) -> None:
     """Hand an ECG waveform to the ECG app: it becomes the order's ECG attachment, whose
     upload the ECG app pre-reads (ecg.signals, after commit)."""
     from countycare.telemed.attachments import add_device_attachment
@@ -426,7 +378,7 @@ def link_study(actor, study_id, *, order) -> Study:
     for instance in Instance.objects.filter(
         series__study=study, kind=InstanceKind.ECG, attachment__isnull=True
     ):
-        _attach_ecg(instance, order_obj.pk)
+        attach_ecg(instance, order_obj.pk)
     return study
 
 

@@ -1,5 +1,6 @@
 import contextlib
 import logging
+import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -40,5 +41,16 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         listener = Listener(ae_title=ae, host=host, port=port)
+        self.stdout.write(
+            "indexing: "
+            + ("in this process" if listener.indexing == "thread" else "by the Celery workers")
+        )
+        self.stdout.flush()
+        # SIGTERM (systemd, docker stop) ends it like Ctrl-C: the indexer finishes its batch.
+        signal.signal(signal.SIGTERM, _interrupt)
         with contextlib.suppress(KeyboardInterrupt):
             listener.serve()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
