@@ -11,7 +11,9 @@ Prints one JSON object: ``{"files", "countycare_mb_per_s", "storescp_mb_per_s", 
 device sees: each C-STORE is answered success once its file is in storage and its receipt
 committed (docs/imaging.md). On stderr, one more JSON object: the seconds of every run, the
 throughput until the last instance is also indexed (``countycare_indexed_mb_per_s``,
-``indexed_ratio``) and the machine's load average. The instances are pydicom's real
+``indexed_ratio``), that of a bare pynetdicom Storage SCP that only writes the files
+(``pynetdicom_bare_mb_per_s``, ``pynetdicom_bare_ratio``: the ceiling of any receiver built
+on pynetdicom) and the machine's load average. The instances are pydicom's real
 ultrasound test files (30-frame JPEG cine, palette colour, RGB), each given its own SOP
 Instance UID, in studies of ten: half the studies on one exam order's accession number, the
 rest on unknown ones (the reconciliation path). Default database: a fresh SQLite file (the embedded mode);
@@ -35,6 +37,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 FILES = ("examples_ybr_color.dcm", "examples_palette.dcm", "examples_rgb_color.dcm")
+
+
+BARE_SCP = """
+import logging, sys
+from pynetdicom import AE, _config, evt
+from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit,
+                         UltrasoundImageStorage, UltrasoundMultiFrameImageStorage)
+_config.LOG_HANDLER_LEVEL = "none"
+logging.getLogger("pynetdicom").setLevel(logging.ERROR)
+out, n = sys.argv[2], [0]
+def on_store(event):
+    n[0] += 1
+    with open(f"{out}/{n[0]}.dcm", "wb") as fh:
+        fh.write(event.request.DataSet.getvalue())
+    return 0x0000
+ae = AE(ae_title="COUNTYCARE")
+ae.maximum_pdu_size = 0
+for uid in (UltrasoundImageStorage, UltrasoundMultiFrameImageStorage):
+    ae.add_supported_context(uid, [ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+                                   JPEGBaseline8Bit])
+ae.start_server(("127.0.0.1", int(sys.argv[1])), evt_handlers=[(evt.EVT_C_STORE, on_store)])
+"""
 
 
 def free_port() -> int:
@@ -168,7 +192,9 @@ def main() -> None:
     )
     subprocess.run([*countycare, "shell", "-c", setup], **quiet)
 
-    results: dict[str, list[float]] = {"countycare": [], "storescp": [], "indexed": []}
+    results: dict[str, list[float]] = {
+        "countycare": [], "storescp": [], "indexed": [], "pynetdicom_bare": []
+    }  # fmt: skip
     database = args.database or f"sqlite:///{work / 'var' / 'countycare.sqlite3'}"
     size = 0
     for run in range(args.runs):
@@ -193,6 +219,23 @@ def main() -> None:
         finally:
             listener.terminate()
             listener.wait(timeout=60)
+
+        # The ceiling of any pynetdicom-based receiver on this machine: pynetdicom's own
+        # Storage SCP whose handler only writes each dataset to a file (no parsing, no
+        # database) — what is left between it and storescp is pynetdicom's.
+        bare_out = work / f"bare{run}"
+        bare_out.mkdir()
+        port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, "-c", BARE_SCP, str(port), str(bare_out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_port(port, bare)
+            results["pynetdicom_bare"].append(push(port, "BENCH_US", files))
+        finally:
+            bare.terminate()
+            bare.wait(timeout=30)
 
         out = work / f"storescp{run}"
         out.mkdir()
@@ -226,6 +269,8 @@ def main() -> None:
         # Received and indexed (every study on its order or the reconciliation list):
         "countycare_indexed_mb_per_s": round(mb / min(results["indexed"]), 1),
         "indexed_ratio": round(mb / min(results["indexed"]) / theirs, 2),
+        "pynetdicom_bare_mb_per_s": round(mb / min(results["pynetdicom_bare"]), 1),
+        "pynetdicom_bare_ratio": round(mb / min(results["pynetdicom_bare"]) / theirs, 2),
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
     print(json.dumps(detail), file=sys.stderr)
