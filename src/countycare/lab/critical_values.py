@@ -41,6 +41,12 @@ def active_rules() -> list[CriticalRule]:
     return rules
 
 
+def may_apply(reading, codes: set[str]) -> bool:
+    """Whether :func:`check` can raise anything for the reading: a rule for its code (``codes``:
+    those of the active rules), or a critical flag the analyzer sent."""
+    return reading.code in codes or reading.analyzer_flag in (Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH)
+
+
 def check(observation: Observation, reading, *, rules, raised_at: dt.datetime | None = None):
     """Raise the alert when the (saved) observation is critical. ``reading``: its
     ``oru.Reading`` (the order to notify, the flag the analyzer sent)."""

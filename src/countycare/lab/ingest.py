@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from countycare.core import audit
 from countycare.core.errors import Conflict
-from countycare.lab import ack, caches, critical_values, oru, rows
+from countycare.lab import ack, caches, critical_values, oru, parser, rows
 from countycare.lab.models import (
     AckCode,
     Hl7Message,
@@ -125,7 +125,7 @@ def _parse(raw: str):
         )
     _check_encoding(text)
     try:
-        msg = hl7.parse(text)
+        msg = parser.parse(text)
         msh = msg.segment("MSH")
     except Exception as exc:  # python-hl7 raises several kinds on malformed input
         raise Problem(
@@ -438,6 +438,14 @@ def _performing_institution(sender: str, received_at) -> int | None:
     return caches.analyzer_institution(sender, received_at)
 
 
+OBSERVATION_FIELDS = ["resident_id", "order_id", "code", "name", "value", "value_text", "unit",
+                      "reference_low", "reference_high", "flag", "source", "observed_at",
+                      "institution_id"]  # fmt: skip
+LAB_RESULT_FIELDS = ["message_id", "observation_id", "order_id", "sender", "code", "name",
+                     "collected_at", "received_at", "reported_at", "arrived_at", "range_source",
+                     "reference_range_id", "result_status", "recognized"]  # fmt: skip
+
+
 def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
     """Read the message and store everything of it, inside the caller's transaction."""
     rules = caches.critical_rules()
@@ -451,56 +459,50 @@ def _accept(row: Hl7Message, msg, envelope: ack.Envelope) -> None:
     row.notes = "\n".join(reader.notes)[:4000]
     row.observation_count = len(reader.readings)
     row.save()
+    # The rows as tuples of values (a model instance costs more than its share of the write);
+    # instances only where something reads them: a value a critical rule may concern, a
+    # result dated in a month that is over.
     observations = [
-        Observation(
-            resident_id=r.resident.pk,
-            order_id=r.order.pk,
-            code=r.code,
-            name=r.name,
-            value=r.value,
-            value_text=r.value_text,
-            unit=r.unit,
-            reference_low=r.low,
-            reference_high=r.high,
-            flag=r.flag,
-            source=ObservationSource.HL7,
-            observed_at=r.observed_at,
-            institution_id=performed_at or r.order._countycare_institution_id,
-        )
+        (r.resident.pk, r.order.pk, r.code, r.name, r.value, r.value_text, r.unit, r.low,
+         r.high, r.flag, ObservationSource.HL7.value, r.observed_at,
+         performed_at or r.order._countycare_institution_id)
         for r in reader.readings
-    ]
-    rows.insert(Observation, observations)
-    for observation, reading in zip(observations, reader.readings, strict=True):
-        critical_values.check(observation, reading, rules=rules, raised_at=row.received_at)
-    results = [
-        LabResult(
-            message=row,
-            observation=observation,
-            order_id=reading.order.pk,
-            sender=row.sender,
-            code=reading.code,
-            name=reading.name,
-            collected_at=reading.collected_at,
-            received_at=reading.received_at,
-            reported_at=reading.reported_at,
-            arrived_at=row.received_at,
-            range_source=reading.range_source,
-            reference_range=reading.reference_range,
-            result_status=reading.result_status,
-            # Result recognition (SHC-01): a final or corrected result of a community lab.
-            recognized=reading.result_status in oru.RECOGNIZED_STATUS,
-        )
-        for observation, reading in zip(observations, reader.readings, strict=True)
-    ]
+    ]  # fmt: skip
     # Results dated in a month that is over are saved one by one, so whoever listens to
-    # saves (the indicators of closed periods) hears of them; the others go in one insert.
+    # saves (the indicators of closed periods) hears of them; the others go in one write.
     month_start = timezone.localtime(row.received_at).replace(
         day=1, hour=0, minute=0, second=0, microsecond=0
     )
-    late = [r for r in results if r.collected_at is not None and r.collected_at < month_start]
-    rows.insert(LabResult, [r for r in results if r not in late])
-    for result in late:
-        result.save()
+    late = [i for i, r in enumerate(reader.readings)
+            if r.collected_at is not None and r.collected_at < month_start]  # fmt: skip
+    keys = rows.reserve([(Observation, len(observations)),
+                         (LabResult, len(observations) - len(late))])  # fmt: skip
+    observation_ids = rows.insert_values(
+        Observation, OBSERVATION_FIELDS, observations, keys=keys and keys[0]
+    )
+    codes = {rule.code for rule in rules}
+    for reading, values, pk in zip(reader.readings, observations, observation_ids, strict=True):
+        if critical_values.may_apply(reading, codes):
+            observation = Observation(pk=pk, **dict(zip(OBSERVATION_FIELDS, values, strict=True)))
+            observation._state.adding = False
+            critical_values.check(observation, reading, rules=rules, raised_at=row.received_at)
+    results = [
+        (row.pk, pk, r.order.pk, row.sender, r.code, r.name, r.collected_at, r.received_at,
+         r.reported_at, row.received_at, r.range_source,
+         r.reference_range.pk if r.reference_range is not None else None, r.result_status,
+         # Result recognition (SHC-01): a final or corrected result of a community lab.
+         r.result_status in oru.RECOGNIZED_STATUS)
+        for r, pk in zip(reader.readings, observation_ids, strict=True)
+    ]  # fmt: skip
+    late_set = set(late)
+    rows.insert_values(
+        LabResult,
+        LAB_RESULT_FIELDS,
+        [values for i, values in enumerate(results) if i not in late_set],
+        keys=keys and keys[1],
+    )
+    for i in late:
+        LabResult(**dict(zip(LAB_RESULT_FIELDS, results[i], strict=True))).save()
     audit.log(
         "create",
         obj=row,

@@ -5,6 +5,10 @@ hold them: neither Python nor PostgreSQL spends time formatting, parsing and pla
 statement per message, which is most of what ``bulk_create`` costs a listener. Elsewhere
 (SQLite), ``bulk_create``.
 
+:func:`insert_values` takes the rows as tuples of values rather than instances (building a
+model instance costs more than the row's share of the COPY), with their keys reserved
+beforehand for several tables in one query (:func:`reserve`).
+
 Only for models whose fields need no preparation beyond what psycopg does (numbers, text,
 dates, booleans, foreign keys) — ``tests/lab/test_rows.py`` checks the ones used here.
 """
@@ -74,3 +78,67 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+_sequences: dict[str, str] = {}
+RESERVE = "SELECT %s::int, nextval(%s::regclass) FROM generate_series(1, %s::int)"
+
+
+def _sequence(cursor, model: type[models.Model]) -> str:
+    """The name of the table's key sequence, asked once per process."""
+    table = model._meta.db_table
+    name = _sequences.get(table)
+    if name is None:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, model._meta.pk.column])
+        name = _sequences[table] = cursor.fetchone()[0]
+    return name
+
+
+def reserve(counts: list[tuple[type[models.Model], int]]) -> list[list[int]] | None:
+    """Keys for ``n`` new rows of each model, from the tables' sequences in one query; None
+    where keys are not reserved ahead (not PostgreSQL: :func:`insert_values` lets the
+    database number the rows)."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        names = [_sequence(cursor, model) for model, _n in counts]
+        sql = " UNION ALL ".join([RESERVE] * len(counts))
+        params = [
+            p for i, (name, (_m, n)) in enumerate(zip(names, counts, strict=True))
+            for p in (i, name, n)
+        ]  # fmt: skip
+        cursor.execute(sql, params, prepare=True)
+        found: list[list[int]] = [[] for _c in counts]
+        for i, key in cursor.fetchall():
+            found[i].append(key)
+    return found
+
+
+def insert_values(
+    model: type[models.Model],
+    names: list[str],
+    values: list[tuple],
+    *,
+    keys: list[int] | None = None,
+) -> list[int]:
+    """Insert rows given as tuples of the fields ``names`` (attnames; the other fields take
+    their defaults) and return their keys — ``keys`` when reserved (:func:`reserve`)."""
+    if not values:
+        return []
+    named = set(names)
+    defaults = [(f.attname, f.get_default()) for f in columns(model) if f.attname not in named]
+    if connection.vendor != "postgresql" or not supported(model) or keys is None:
+        objs = [model(**dict(defaults), **dict(zip(names, row, strict=True))) for row in values]
+        model.objects.bulk_create(objs)
+        return [obj.pk for obj in objs]
+    quote = connection.ops.quote_name
+    by_name = {f.attname: f for f in columns(model)}
+    order = [*names, *(name for name, _v in defaults)]
+    tail = tuple(_value(v) for _n, v in defaults)
+    cols = ", ".join([quote(model._meta.pk.column), *(quote(by_name[n].column) for n in order)])
+    statement = f"COPY {quote(model._meta.db_table)} ({cols}) FROM STDIN"
+    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(statement) as copy:
+        for key, row in zip(keys, values, strict=True):
+            copy.write_row((key, *map(_value, row), *tail))
+    return keys
