@@ -130,4 +130,7 @@ def test_the_viewer_in_chromium(
     page.wait_for_selector(".imaging-header-table")
     assert "(0028,0004)" in page.inner_text(".imaging-header-body")
     page.screenshot(path=str(shots / "imaging-dicom-header.png"))
+    # The live server outlives this test (and shares its database connection on SQLite): no
+    # frame request may still be running when the next test flushes the database.
+    page.wait_for_load_state("networkidle")
     ctx.close()

@@ -45,11 +45,11 @@ def is_loaded() -> bool:
 
 def reset() -> None:
     """Empty every table (the demo county and anything added to it) for a fresh seed."""
-    from countycare.demo.telemed import ensure_critical_rules
+    from countycare.core import seeds
 
     call_command("flush", interactive=False, verbosity=0)
-    # flush also empties what data migrations wrote: the default critical-value rules.
-    ensure_critical_rules()
+    # flush also empties what data migrations wrote (critical-value rules, reference ranges).
+    seeds.restore()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ class EcgConfig(AppConfig):
 
         register_detector(detect_ecg, first=True)
 
+        from countycare.core import seeds
+
+        # The ECG critical findings' rules come back after a flush (core.seeds).
+        seeds.register("countycare.ecg.migrations.0003_critical_rules", "add")
+
         # The readers' scoping rule for recordings, and the pre-read of every new ECG upload.
         # The viewer and the draft pre-read on the reading page, the order page and the PDF.
         from countycare.ecg import panel, scoping_rules, signals  # noqa: F401

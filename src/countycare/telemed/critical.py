@@ -20,18 +20,15 @@ from countycare.telemed.models import AlertStatus, CriticalAlert, CriticalRule, 
 
 
 def ensure_default_rules() -> None:
-    """Put the default rules (data migration 0002, their one source) back when the table is
-    empty: a database flush (``countycare demo --reset``, transactional tests) removes them,
-    and without rules no critical value would ever be raised."""
+    """Put the default rules (their data migrations, the one source: telemed 0002 and the
+    apps' own, registered in ``core.seeds``) back when the table is empty: a database flush
+    (``countycare demo --reset``, transactional tests) removes them, and without rules no
+    critical value would ever be raised."""
     if CriticalRule.objects.exists():
         return
-    import importlib
+    from countycare.core import seeds
 
-    from django.apps import apps
-
-    importlib.import_module("countycare.telemed.migrations.0002_default_critical_rules").add(
-        apps, None
-    )
+    seeds.restore()
 
 
 def matching_rule(observation: Observation, rules=None) -> CriticalRule | None:

@@ -28,13 +28,17 @@ FINDINGS = [
 
 def add(apps, schema_editor):
     CriticalRule = apps.get_model("telemed", "CriticalRule")
+    # Codes that have a rule are skipped: also run after a flush (countycare.core.seeds).
+    have = set(CriticalRule.objects.values_list("code", flat=True))
     for code, name, low, high, message in RULES:
-        CriticalRule.objects.create(
-            code=code, name=name, low=low, high=high, low_inclusive=False,
-            high_inclusive=True, message=message,
-        )  # fmt: skip
+        if code not in have:
+            CriticalRule.objects.create(
+                code=code, name=name, low=low, high=high, low_inclusive=False,
+                high_inclusive=True, message=message,
+            )  # fmt: skip
     for code, name, message in FINDINGS:
-        CriticalRule.objects.create(code=code, name=name, match_any=True, message=message)
+        if code not in have:
+            CriticalRule.objects.create(code=code, name=name, match_any=True, message=message)
 
 
 def remove(apps, schema_editor):
