@@ -56,6 +56,10 @@ LABEL_ALIASES = {
 ANALYZE_KEYS = ("path", "format", "fs", "leads", "quality", "heart_rate_bpm", "pr_ms", "qrs_ms",
                 "qt_ms", "qtc_ms", "axis_deg", "statements", "priority", "seconds")  # fmt: skip
 _FRAGMENT = re.compile(r"^(?P<path>.*?)#t=(?P<start>[\d.]*),(?P<end>[\d.]+)$")
+# Patient lines of WFDB header comments: LUDB ``<age>: 67`` / ``<sex>: M``, PhysioNet/CinC
+# Challenge ``Age: 53`` / ``Sex: Male``.
+_AGE = re.compile(r"^\s*<?age>?\s*:\s*(\d{1,3})\b", re.IGNORECASE)
+_SEX = re.compile(r"^\s*<?sex>?\s*:\s*(m|f|male|female)\b", re.IGNORECASE)
 
 
 def split(path: str) -> str:
@@ -163,12 +167,26 @@ def read_path(path: str | Path):
     return window
 
 
+def patient_of(wf) -> tuple[str | None, int | None]:
+    """(sex ``"M"``/``"F"``, age in years) from the record's header comments, where the
+    file says them (WFDB); ``None`` for what it does not."""
+    sex = age = None
+    for line in (wf.extra or {}).get("comments") or []:
+        if age is None and (m := _AGE.match(str(line))):
+            age = int(m.group(1))
+        if sex is None and (m := _SEX.match(str(line))):
+            sex = m.group(1)[0].upper()
+    return sex, age
+
+
 def analyse_full(path: str | Path) -> tuple[dict, preread.PreRead]:
     """The ``ecg-analyze`` entry plus the fuller figures evaluation uses (rr, Fridericia,
-    beats used), and the PreRead itself."""
+    beats used), and the PreRead itself. The patient's sex and age, where the file says
+    them, choose the sex- and age-specific criteria."""
     start = time.perf_counter()
     wf = read_path(path)
-    pre = preread.analyse(wf)
+    sex, age = patient_of(wf)
+    pre = preread.analyse(wf, sex=sex, age=age)
     m = pre.measurements or {}
     entry = {
         "path": str(path),

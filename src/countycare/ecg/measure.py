@@ -186,7 +186,16 @@ def _median_value(values: list[float], n_min: int) -> float | None:
     return round(float(np.median(values)), 1)
 
 
-def measure(wf, beats: np.ndarray, usable: list[str] | None = None) -> Measurements:
+def measure(
+    wf,
+    beats: np.ndarray,
+    usable: list[str] | None = None,
+    *,
+    sex: str | None = None,
+    age: int | None = None,
+) -> Measurements:
+    """The median-beat measurements; ``sex`` (``"M"``/``"F"``) and ``age`` (years) choose the
+    ST-elevation thresholds of V2–V3 (unknown: the men's ≥ 40 y ones)."""
     fs = wf.fs
     out = Measurements()
     beats = np.asarray(beats, dtype=int)
@@ -298,7 +307,7 @@ def measure(wf, beats: np.ndarray, usable: list[str] | None = None) -> Measureme
             out.fiducials["t_end_ms"] = round(out.fiducials["qrs_on_ms"] + out.qt_ms, 1)
         if out.pr_ms is not None:
             out.fiducials["p_on_ms"] = round(out.fiducials["qrs_on_ms"] - out.pr_ms, 1)
-        _qrs_features(out, names, med, isos, g_on, g_off, fs)
+        _qrs_features(out, names, med, isos, g_on, g_off, fs, sex=sex, age=age)
     out.p_fraction = _atrial_consistency(band, beats, classes, fs)
     out.atrial = atrial.analyse(band, names, beats, classes, fs)
     if out.atrial.get("flutter_per_min"):
@@ -318,7 +327,9 @@ def _lead(names, med, name):
     return None
 
 
-def _qrs_features(out: Measurements, names, med, isos, g_on, g_off, fs) -> None:
+def _qrs_features(
+    out: Measurements, names, med, isos, g_on, g_off, fs, *, sex=None, age=None
+) -> None:
     """Axis, voltages, bundle-branch pattern and ST at J from the median beats."""
     iso_all = {n: isos.get(n, float(np.median(med[names.index(n), max(g_on - 10, 0) : g_on])))
                for n in names}  # fmt: skip
@@ -388,16 +399,18 @@ def _qrs_features(out: Measurements, names, med, isos, g_on, g_off, fs) -> None:
             continue
         st[name] = round(float(m[j : j + w].mean() - iso_of(name)), 0)
     out.st_uv = st
-    out.st_elevation_leads = _ste_leads(st)
+    out.st_elevation_leads = _ste_leads(st, sex=sex, age=age)
 
 
-def _ste_leads(st: dict, sex: str | None = None) -> list[str]:
-    from countycare.ecg.preread import STE_UV, STE_V2V3_UV
+def _ste_leads(st: dict, sex: str | None = None, age: int | None = None) -> list[str]:
+    from countycare.ecg.preread import STE_UV, ste_v2v3_uv
+
+    v2v3 = ste_v2v3_uv(sex, age)
 
     def elevated(name):
         if name not in st:
             return False
-        limit = STE_V2V3_UV.get(sex, STE_V2V3_UV[None]) if name in ("V2", "V3") else STE_UV
+        limit = v2v3 if name in ("V2", "V3") else STE_UV
         return st[name] >= limit
 
     leads: set[str] = set()

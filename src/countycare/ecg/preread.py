@@ -103,7 +103,19 @@ RAVL_UV = 1100.0
 # STEMI (Fourth Universal Definition of MI, 2018): new ST elevation at the J point in two
 # contiguous leads ≥ 1 mm, except V2–V3: ≥ 2 mm men ≥ 40 y, ≥ 2.5 mm men < 40, ≥ 1.5 mm women.
 STE_UV = 100.0
-STE_V2V3_UV = {"M": 200.0, "F": 150.0, None: 200.0}
+STE_V2V3_UV = {"M": 200.0, "F": 150.0, None: 200.0}  # men ≥ 40 y, women; sex unknown: as men
+STE_V2V3_YOUNG_MEN_UV = 250.0  # men < 40 y
+STE_YOUNG_AGE = 40
+
+
+def ste_v2v3_uv(sex: str | None = None, age: int | None = None) -> float:
+    """The V2–V3 ST-elevation threshold (µV) of the Fourth Universal Definition for the
+    patient's sex and age; unknown sex or age takes the men's ≥ 40 y value (2 mm)."""
+    if sex == "M" and age is not None and age < STE_YOUNG_AGE:
+        return STE_V2V3_YOUNG_MEN_UV
+    return STE_V2V3_UV.get(sex, STE_V2V3_UV[None])
+
+
 LIMB_CONTIGUOUS = ["aVL", "I", "-aVR", "II", "aVF", "III"]
 CHEST_CONTIGUOUS = ["V1", "V2", "V3", "V4", "V5", "V6"]
 
@@ -608,7 +620,7 @@ def analyse(wf, *, sex: str | None = None, age: int | None = None) -> PreRead:
         q.ok = False
         q.reasons.append(REASON_TEXT["beats_unclear"])
     if len(beats) >= 2:
-        m = measure_mod.measure(wf, beats, usable=q.usable)
+        m = measure_mod.measure(wf, beats, usable=q.usable, sex=sex, age=age)
         result.measurements = m.as_dict()
         result.rhythm["p_fraction"] = m.p_fraction
         if m.p_fraction is None or m.p_fraction < P_CONSISTENT:

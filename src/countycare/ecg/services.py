@@ -93,8 +93,11 @@ def run_preread(recording_id: int, *, force: bool = False) -> EcgRecording:
         return rec
     if force:
         Observation.objects.filter(order=rec.order, source=ObservationSource.PRE_READ).delete()
+    resident = rec.order.resident
+    # The sex- and age-specific criteria (V2–V3 ST elevation, Cornell voltage) need both.
+    on = timezone.localtime(rec.acquired_at).date() if rec.acquired_at else timezone.localdate()
     try:
-        result = preread.analyse(rec.waveform())
+        result = preread.analyse(rec.waveform(), sex=resident.sex or None, age=resident.age_on(on))
     except Exception as exc:
         rec.status = PreReadStatus.FAILED
         rec.error = str(exc)[:500]
