@@ -269,6 +269,8 @@ CELERY_BEAT_SCHEDULE = {
     "indicators-recompute-stale": {"task": "indicators.recompute_stale", "schedule": 600.0},
     # DICOM receipts nobody holds (a listener stopped, a lease expired, a retry due).
     "imaging-index-receipts": {"task": "imaging.index_receipts", "schedule": 60.0},
+    # Contracts past their end become expired (reads go by the dates either way).
+    "familydoctor-expire-contracts": {"task": "familydoctor.expire_contracts", "schedule": 86400.0},
 }
 
 # --- Cache ----------------------------------------------------------------------------------
