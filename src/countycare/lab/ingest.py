@@ -305,13 +305,16 @@ def _rejected(msg, raw: str, size: int, received_at, problem: Problem) -> Result
         return _dead(row, envelope, problem)
 
 
+_STORED = rows.Prepared(
+    lambda sender, control_id: Hl7Message.objects.filter(
+        sender=sender, control_id=control_id
+    ).values_list("pk", "digest", "duplicate_of_id")[:20]
+)
+
+
 def _lookup(sender: str, control_id: str, digest: str):
     """(the stored row with this content, the first row of this control ID)."""
-    found = list(
-        Hl7Message.objects.filter(sender=sender, control_id=control_id).values_list(
-            "pk", "digest", "duplicate_of_id"
-        )[:20]
-    )
+    found = _STORED.rows(sender, control_id)
     if not found:
         return None, None
     same = next((pk for pk, d, _dup in found if d in (digest, "")), None)

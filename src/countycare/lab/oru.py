@@ -34,7 +34,7 @@ from hl7.util import unescape as _unescape
 
 from countycare.core import crypto, national_id
 from countycare.core.errors import ValidationError as NationalIdError
-from countycare.lab import ack, caches, units
+from countycare.lab import ack, caches, rows, units
 from countycare.lab.models import (
     CodeMapping,
     RangeSource,
@@ -388,18 +388,24 @@ ORDER_FIELDS = ("pk", "accession_number", "resident_id", "status", "requested_by
                 "center__institution__short_name")  # fmt: skip
 
 
+_ORDER = rows.Prepared(
+    lambda first, second: (
+        ExamOrder.objects.filter(accession_number__in=[first, second])
+        .values_list(*ORDER_FIELDS)
+        .order_by("pk")[:1]
+    )
+)
+
+
 def _find_order(numbers: list[str]) -> ExamOrder | None:
     """The order of the first number found, read as plain values into an unsaved-looking
     instance (its relations load on use): a message reads orders often, and the fields a
     result needs are few."""
-    row = (
-        ExamOrder.objects.filter(accession_number__in=numbers)
-        .values_list(*ORDER_FIELDS)
-        .order_by("pk")
-        .first()
-    )
-    if row is None:
+    # Always two numbers (the first twice when one is sent): one statement to prepare.
+    found = _ORDER.rows(numbers[0], numbers[-1] if len(numbers) > 1 else numbers[0])
+    if not found:
         return None
+    row = found[0]
     values = dict(zip(ORDER_FIELDS, row, strict=True))
     order = ExamOrder(
         id=values["pk"],

@@ -142,3 +142,37 @@ def insert_values(
         for key, row in zip(keys, values, strict=True):
             copy.write_row((key, *map(_value, row), *tail))
     return keys
+
+
+class Prepared:
+    """A ``values_list`` query the listener runs for every message, compiled from the ORM
+    once per process and run, on PostgreSQL, as a server-side prepared statement (neither
+    Python nor PostgreSQL builds and plans it again per message); elsewhere the queryset.
+    ``build(*args)`` makes the queryset; each argument must reach the SQL as one parameter,
+    and the selected fields must be ones PostgreSQL returns as Django would (no converters:
+    numbers, text, dates, keys)."""
+
+    def __init__(self, build):
+        self.build = build
+        self._compiled: tuple[str, list] | None = None
+
+    def _compile(self, count: int) -> tuple[str, list]:
+        markers = [f"\x00countycare-parameter-{i}\x00" for i in range(count)]
+        sql, params = self.build(*markers).query.sql_with_params()
+        # Each parameter: an argument's position, or a constant of the query itself.
+        slots = [(True, markers.index(p)) if p in markers else (False, p) for p in params]
+        if sorted(i for is_arg, i in slots if is_arg) != list(range(count)):
+            raise ValueError("every argument must be one parameter of the query")
+        return sql, slots
+
+    def rows(self, *args) -> list[tuple]:
+        if connection.vendor != "postgresql":
+            return list(self.build(*args))
+        if self._compiled is None:
+            self._compiled = self._compile(len(args))
+        sql, slots = self._compiled
+        params = [args[i] if is_arg else i for is_arg, i in slots]
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
