@@ -107,7 +107,10 @@ class Hl7Message(models.Model):
                 fields=["received_at"],
                 condition=Q(status="dead_letter"),
                 name="hl7_message_dead_letters",
-            )
+            ),
+            # The lookup of every message (ingest._lookup: all rows of a sender's control ID,
+            # duplicates and empty digests too), which the partial unique indexes cannot serve.
+            models.Index(fields=["sender", "control_id"], name="hl7_message_control_id"),
         ]
 
     def __str__(self) -> str:
