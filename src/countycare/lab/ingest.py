@@ -178,7 +178,7 @@ def _check_msh(msh) -> None:
 
 
 def _envelope(msg) -> ack.Envelope:
-    msh = msg.segment("MSH")
+    msh = oru.header(msg)
     standard = str(msh(1)) == "|" and oru.text(msh, 2) == "^~\\&"
 
     def copied(field_no: int) -> str:
@@ -238,7 +238,7 @@ def ingest(
     envelope = _envelope(msg)
     sender = _sender(envelope)
     control_id = envelope.control_id[:64]
-    message_type = "^".join(p for p in (oru.text(msg.segment("MSH"), 9, 1), envelope.trigger) if p)[
+    message_type = "^".join(p for p in (oru.text(oru.header(msg), 9, 1), envelope.trigger) if p)[
         :40
     ]
     digest = digest_of(_normalized(raw))
@@ -292,7 +292,7 @@ def _rejected(msg, raw: str, size: int, received_at, problem: Problem) -> Result
         existing, _original = _lookup(sender, control_id, digest)
         if existing is not None:
             return _dead(existing, envelope, problem, status=MessageStatus.DEAD_LETTER)
-    message_type = "^".join(p for p in (oru.text(msg.segment("MSH"), 9, 1), envelope.trigger) if p)[
+    message_type = "^".join(p for p in (oru.text(oru.header(msg), 9, 1), envelope.trigger) if p)[
         :40
     ]
     row = _new_row(raw, size, received_at, envelope, sender, control_id, message_type, digest)

@@ -156,6 +156,13 @@ def segment_name(seg) -> str:
         return ""
 
 
+def header(msg: hl7.Message):
+    """The MSH segment: the first (as every message we parse begins), without the search of
+    ``msg.segment("MSH")`` through all segments."""
+    first = _item(msg, 0) if len(msg) else None
+    return first if first is not None and segment_name(first) == "MSH" else msg.segment("MSH")
+
+
 # --- what a message yields ------------------------------------------------------------------
 @dataclass
 class Reading:
@@ -199,7 +206,7 @@ class Reader:
 
 def read(msg: hl7.Message, *, sender: str, received_at: dt.datetime) -> Reader:
     """The readings of an ORU^R01 / OUL^R22 message (see the module docstring)."""
-    msh = msg.segment("MSH")
+    msh = header(msg)
     kind = (text(msh, 9, 1).upper(), text(msh, 9, 2).upper())
     if kind not in SUPPORTED:
         raise Problem(
@@ -677,7 +684,7 @@ def _times(reader: Reader, obr, spm):
     key = (id(obr), id(spm))
     cache = reader.__dict__.setdefault("_times", {})
     if key not in cache:
-        sent_at = when(text(reader.msg.segment("MSH"), 7))
+        sent_at = when(text(header(reader.msg), 7))
         collected = when(text(obr, 7)) or (when(text(spm, 17)) if spm is not None else None)
         received = when(text(obr, 14)) or (when(text(spm, 18)) if spm is not None else None)
         reported = when(text(obr, 22)) or sent_at
