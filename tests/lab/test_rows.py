@@ -44,3 +44,20 @@ def test_rows_read_back_as_a_save_stores_them(make_oru, cbc_order, residents):
         extra.pk = None
         extra.save()
         assert extra.pk > max(o.pk for o in saved)
+
+
+def test_a_prepared_query_returns_what_its_queryset_returns(make_oru, cbc_order, residents):
+    ingest(make_oru().encode())
+    ingest(make_oru(control_id="other").encode())
+    order = cbc_order.pk
+
+    def build(code, unit):
+        # The query's own constants (the order, is_critical=False) stay constants.
+        return Observation.objects.filter(
+            code=code, unit=unit, order_id=order, is_critical=False
+        ).values_list("pk", "code", "value")
+
+    query = rows.Prepared(build)
+    for code, unit in (("718-7", "g/L"), ("6690-2", "10*9/L"), ("718-7", "mmol/L"), ("x", "")):
+        assert sorted(query.rows(code, unit)) == sorted(build(code, unit))
+    assert len(query.rows("718-7", "g/L")) == 2

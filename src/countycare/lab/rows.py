@@ -146,11 +146,12 @@ def insert_values(
 
 class Prepared:
     """A ``values_list`` query the listener runs for every message, compiled from the ORM
-    once per process and run, on PostgreSQL, as a server-side prepared statement (neither
-    Python nor PostgreSQL builds and plans it again per message); elsewhere the queryset.
-    ``build(*args)`` makes the queryset; each argument must reach the SQL as one parameter,
-    and the selected fields must be ones PostgreSQL returns as Django would (no converters:
-    numbers, text, dates, keys)."""
+        once per process and run, on PostgreSQL, as a server-side prepared statement (neither
+        Python nor PostgreSQL builds and plans it again per message); elsewhere the queryset.
+        ``build(*args)`` makes the queryset; each argument, compared with a text field (it is
+    compiled with a text marker in its place), must reach the SQL as one parameter,
+        and the selected fields must be ones PostgreSQL returns as Django would (no converters:
+        numbers, text, dates, keys)."""
 
     def __init__(self, build):
         self.build = build
