@@ -1,13 +1,14 @@
 """One write for the many rows of a message (benchmarks/hl7_ingest.py: an analyzer's CBC is
 22 observations and 22 lab records). On PostgreSQL the keys come from the table's sequence
-and the rows go in by ``COPY`` of the model's own columns, with the values as the instances
-hold them: neither Python nor PostgreSQL spends time formatting, parsing and planning a
+and the rows go in by ``COPY`` of the model's own columns, with the values as Python holds
+them: neither Python nor PostgreSQL spends time formatting, parsing and planning a
 statement per message, which is most of what ``bulk_create`` costs a listener. Elsewhere
 (SQLite), ``bulk_create``.
 
 :func:`insert_values` takes the rows as tuples of values rather than instances (building a
 model instance costs more than the row's share of the COPY), with their keys reserved
-beforehand for several tables in one query (:func:`reserve`).
+beforehand from the sequences of several tables in one query (:func:`reserve`).
+:class:`Prepared` runs the queries of every message as prepared statements.
 
 Only for models whose fields need no preparation beyond what psycopg does (numbers, text,
 dates, booleans, foreign keys) — ``tests/lab/test_rows.py`` checks the ones used here.
@@ -48,36 +49,6 @@ def supported(model: type[models.Model]) -> bool:
 
 def _value(value):
     return value.value if isinstance(value, enum.Enum) else value
-
-
-def insert(model: type[models.Model], objs: list[models.Model]) -> None:
-    """Insert the unsaved ``objs`` and set their primary keys."""
-    if not objs:
-        return
-    if connection.vendor != "postgresql" or not supported(model):
-        model.objects.bulk_create(objs)
-        return
-    fields = columns(model)
-    quote = connection.ops.quote_name
-    table, pk = quote(model._meta.db_table), model._meta.pk.column
-    connection.ensure_connection()
-    # Keys from the table's own sequence, then COPY: the cheapest way into PostgreSQL for
-    # both sides (no statement to format, parse or plan per message).
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, pk, len(objs)],
-            prepare=True,
-        )
-        ids = [r[0] for r in cursor.fetchall()]
-        names = ", ".join([quote(pk), *(quote(f.column) for f in fields)])
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for obj, key in zip(objs, ids, strict=True):
-                copy.write_row([key, *(_value(getattr(obj, f.attname)) for f in fields)])
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
 
 
 _sequences: dict[str, str] = {}
