@@ -336,7 +336,9 @@ class LabResult(models.Model):
         null=True,
         blank=True,
     )
-    sender = models.CharField(_("lab"), max_length=200, blank=True, db_index=True)
+    # Not indexed: read grouped within a period (collected_at), never looked up alone; two
+    # index writes (btree and its LIKE twin) per result saved (benchmarks/hl7_ingest.py).
+    sender = models.CharField(_("lab"), max_length=200, blank=True)
     code = models.CharField(_("code"), max_length=40)
     name = models.CharField(_("name"), max_length=100, blank=True)
     collected_at = models.DateTimeField(_("collected"), null=True, blank=True, db_index=True)
