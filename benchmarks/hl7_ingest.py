@@ -263,9 +263,15 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--workers", type=int, default=None, help="listener worker threads")
     parser.add_argument(
-        "--processes", type=int, default=1, help="listener processes (hl7-listen --processes)"
+        "--processes",
+        type=int,
+        default=None,
+        help="listener processes (hl7-listen --processes; default: one per CPU on PostgreSQL, "
+        "as deployed — docs/lab.md — and 1 on SQLite)",
     )
     args = parser.parse_args()
+    if args.processes is None:
+        args.processes = (os.cpu_count() or 1) if args.database == "postgres" else 1
 
     url = database_url(args.database, PG_DATABASE)
     if url.startswith("postgres"):
