@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.browser import browser  # noqa: F401 — the browser tests' fixture
 from tests.factories import ResidentFactory, Tree, build_tree, make_user
 
 

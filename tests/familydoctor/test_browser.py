@@ -6,34 +6,24 @@ docs/screenshots/familydoctor-*.png with COUNTYCARE_SCREENSHOTS=1."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from countycare.familydoctor import services
 from countycare.familydoctor.models import Contract
+from tests.browser import MARKS, login, shots_dir
 from tests.factories import KeyPopulationTagFactory
-from tests.telemed.test_browser import CHROMIUM, browser, login  # noqa: F401
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 
 
 def test_sign_on_the_pad_and_see_the_trend_and_coverage(
-    browser, live_server, settings, tmp_path, village_doctor, health_commission_viewer,  # noqa: F811
+    browser, live_server, settings, tmp_path, village_doctor, health_commission_viewer,
     residents, team_a, packages,
 ):  # fmt: skip
     settings.MEDIA_ROOT = tmp_path / "media"
-    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     resident = residents["a1"]
     today = timezone.localdate()

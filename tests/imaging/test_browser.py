@@ -5,47 +5,13 @@ DICOM header (issue 4). ``COUNTYCARE_SCREENSHOTS=1`` refreshes docs/screenshots/
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
 from django.urls import reverse
 
 from countycare.imaging import services
-from tests.factories import PASSWORD
+from tests.browser import MARKS, login, shots_dir
 from tests.imaging.conftest import SR_COMPREHENSIVE, US_CINE, US_RGB, dicom_bytes, for_order
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, user, viewport):
-    context = browser.new_context(viewport=viewport, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(live_server.url + reverse("login"))
-    page.fill("input[name=username]", user.get_username())
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[name=password] >> xpath=ancestor::form//button[@type='submit']")
-    page.wait_for_load_state("networkidle")
-    return context, page
+pytestmark = MARKS
 
 
 def claim_and_read(page, live_server, order):
@@ -73,7 +39,7 @@ def test_the_viewer_in_chromium(
     # The test database is SQLite's shared in-memory one, whose table locks fail at once
     # instead of waiting: keep the session out of it while images load in parallel.
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     us_order = make_order(service="US-ABD", clinical_question="右上腹隐痛2天，胆囊结石？")
     cine = services.store(dicom_bytes(US_CINE, **for_order(us_order)), device=devices["US"])

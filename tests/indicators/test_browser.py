@@ -7,54 +7,20 @@ made from ``countycare demo``, see docs/indicators.md)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
 from django.urls import reverse
 
 from countycare.clinical import services as clinical
-from tests.factories import PASSWORD
+from tests.browser import MARKS, login, shots_dir
 from tests.indicators.conftest import YEAR, csv_bytes
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 HEADER = "就诊流水号,就诊日期,就诊类型,机构编码,就诊机构名称,居住地编码,中医药服务"
-
-
-@pytest.fixture
-def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, user):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(live_server.url + reverse("login"))
-    page.fill("input[name=username]", user.get_username())
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[name=password] >> xpath=ancestor::form//button[@type='submit']")
-    page.wait_for_load_state("networkidle")
-    return context, page
 
 
 def test_dashboard_drill_down_and_rows(
     browser, live_server, tmp_path, tree, community_admin, health_commission_viewer
 ):
-    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     # Encounters in March and April: 3 of 4 residents' visits in the county (75 %); the
     # grassroots visits 2 of 3.
@@ -68,7 +34,7 @@ def test_dashboard_drill_down_and_rows(
         [("TA", f"{YEAR}-03", "satisfaction_surveyed", 100), ("TA", f"{YEAR}-03", "satisfaction_satisfied", 93)]
     ))  # fmt: skip
 
-    ctx, page = login(browser, live_server, community_admin)
+    ctx, page = login(browser, live_server, community_admin, {"width": 1280, "height": 900})
     page.goto(live_server.url + reverse("indicators:dashboard") + f"?period={YEAR}")
     page.wait_for_selector("[data-chart=targets] svg")  # ECharts drew the targets chart
     table = page.inner_text("main")
@@ -96,7 +62,9 @@ def test_dashboard_drill_down_and_rows(
     page.screenshot(path=str(shots / "indicators-test-rows.png"), full_page=True)
     ctx.close()
 
-    ctx, page = login(browser, live_server, health_commission_viewer)
+    ctx, page = login(
+        browser, live_server, health_commission_viewer, {"width": 1280, "height": 900}
+    )
     page.goto(live_server.url + reverse("indicators:detail", args=["in_county_visit_rate"])
               + f"?period={YEAR}")  # fmt: skip
     page.wait_for_selector("[data-chart=trend] svg")

@@ -7,56 +7,21 @@ errors. Screenshots go to docs/screenshots/referrals-flow-*.png with COUNTYCARE_
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
 from django.urls import reverse
 
 from countycare.referrals.models import Appointment, Referral
 from countycare.telemed import critical
 from countycare.telemed.models import AlertStatus, CriticalAlert
-from tests.factories import PASSWORD
+from tests.browser import MARKS, login, shots_dir
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
-
-
-@pytest.fixture
-def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, user, viewport=None):
-    context = browser.new_context(viewport=viewport or {"width": 1024, "height": 768},
-                                  locale="zh-CN")  # fmt: skip
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(live_server.url + reverse("login"))
-    page.fill("input[name=username]", user.get_username())
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[name=password] >> xpath=ancestor::form//button[@type='submit']")
-    page.wait_for_load_state("networkidle")
-    return context, page
+pytestmark = MARKS
 
 
 def test_referral_flow_in_chromium(browser, live_server, tmp_path, catalog, departments, session,
                                    residents, village_doctor, specialist, community_admin):  # fmt: skip
     from countycare.telemed import services as telemed
 
-    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     critical.ensure_default_rules()  # a flush after an earlier transactional test removes them
     resident = residents["a1"]

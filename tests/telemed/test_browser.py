@@ -7,26 +7,16 @@ the tablet layout go to docs/screenshots/telemed-*.png with COUNTYCARE_SCREENSHO
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
-import pytest
 from django.urls import reverse
 from PIL import Image, ImageDraw
 
 from countycare.telemed import critical
 from countycare.telemed.models import ExamOrder, OrderStatus, ReportStatus
-from tests.factories import PASSWORD
+from tests.browser import MARKS, login, shots_dir
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = MARKS
 
 
 def ecg_jpeg(path: Path) -> Path:
@@ -50,28 +40,6 @@ def ecg_jpeg(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def login(browser, live_server, user, viewport):
-    context = browser.new_context(viewport=viewport, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto(live_server.url + reverse("login"))
-    page.fill("input[name=username]", user.get_username())
-    page.fill("input[name=password]", PASSWORD)
-    page.click("input[name=password] >> xpath=ancestor::form//button[@type='submit']")
-    page.wait_for_load_state("networkidle")
-    return context, page
-
-
 def test_walking_hospital_loop_in_chromium(
     browser, live_server, settings, tmp_path, village_doctor, center_reader, residents, centers
 ):
@@ -80,7 +48,7 @@ def test_walking_hospital_loop_in_chromium(
     critical.ensure_default_rules()
     # The committed screenshots are refreshed only on request (COUNTYCARE_SCREENSHOTS=1), so a
     # test run leaves the checkout clean.
-    shots = SHOTS if os.environ.get("COUNTYCARE_SCREENSHOTS") else tmp_path
+    shots = shots_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     resident = residents["a1"]
     tablet = {"width": 1024, "height": 768}
