@@ -24,7 +24,9 @@ def run(seed=7, residents=1500):
 
 def test_demo_step_seeds_a_year():
     summary = run()
-    assert "teams" in summary and "follow-ups" in summary
+    # The summary in the active language (zh-Hans by default), with the figures it counts.
+    assert "团队" in summary and "随访" in summary
+    assert f"团队 {Team.objects.count()} 个" in summary
     assert Team.objects.count() >= 8
     leader = TeamMember.objects.get(staff__username="township_doctor", is_leader=True)
     assert TeamMember.objects.filter(team=leader.team, staff__username="village_doctor").exists()

@@ -15,6 +15,8 @@ import io
 import zipfile
 from pathlib import Path
 
+from django.utils.translation import gettext
+
 from countycare.demo.steps import step
 
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo"
@@ -66,4 +68,6 @@ def seed_ecgs(seed: int, *, traffic: bool) -> str:
         name, data = records[(i + seed) % len(records)]
         add_attachment(order.requested_by, order.pk, io.BytesIO(data), name=name)
         attached += 1
-    return f"{attached} real ECG records on open 12-lead ECG orders (pre-read on commit)"
+    return gettext("%(n)s real ECG records on open 12-lead ECG orders (pre-read on commit)") % {
+        "n": attached
+    }

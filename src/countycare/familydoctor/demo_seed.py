@@ -26,6 +26,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from countycare.demo.steps import step
 from countycare.familydoctor import followup as rules
@@ -413,7 +414,10 @@ def seed_familydoctor(seed: int, *, traffic: bool) -> str:
     teams = _teams(_rng(seed, "teams"))
     rng = _rng(seed, "traffic")
     if not traffic or Contract.objects.exists() or not teams:
-        return f"{len(packages)} service packages, {len(teams)} family-doctor teams"
+        return gettext("%(packages)s service packages, %(teams)s family-doctor teams") % {
+            "packages": len(packages),
+            "teams": len(teams),
+        }
     today = timezone.localdate()
     elderly_age = int(policy.value(policy.ELDERLY_AGE))
     child_age = int(policy.value(policy.CHILD_MAX_AGE))
@@ -510,10 +514,17 @@ def seed_familydoctor(seed: int, *, traffic: bool) -> str:
     follow_ups = _follow_ups(rng, chronic, today)
     checks = _health_checks(rng, elderly, today)
     _analyze()
-    return (
-        f"{len(packages)} service packages, {len(teams)} teams, {contracts} contracts "
-        f"({in_force} in force), {follow_ups} follow-ups, {checks} health checks"
-    )
+    return gettext(
+        "%(packages)s service packages, %(teams)s teams, %(contracts)s contracts "
+        "(%(in_force)s in force), %(follow_ups)s follow-ups, %(checks)s health checks"
+    ) % {
+        "packages": len(packages),
+        "teams": len(teams),
+        "contracts": contracts,
+        "in_force": in_force,
+        "follow_ups": follow_ups,
+        "checks": checks,
+    }
 
 
 def _analyze() -> None:

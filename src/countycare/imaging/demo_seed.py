@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pydicom
 from django.utils import timezone
+from django.utils.translation import gettext
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
@@ -148,8 +149,7 @@ def seed_imaging(seed: int, *, traffic: bool) -> str:
     )  # fmt: skip
     assert outcome.ok, outcome.reason
     stored = Instance.objects.count() - before
-    return (
-        f"devices DEMO_US, DEMO_DR; {stored} instances on orders {us_order.accession_number} "
-        f"(ultrasound + device AI report) and {dr_order.accession_number} (DR), "
-        f"1 study to reconcile"
-    )
+    return gettext(
+        "devices DEMO_US, DEMO_DR; %(n)s instances on orders %(us)s (ultrasound + device AI "
+        "report) and %(dr)s (DR), 1 study to reconcile"
+    ) % {"n": stored, "us": us_order.accession_number, "dr": dr_order.accession_number}

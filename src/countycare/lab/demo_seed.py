@@ -29,6 +29,7 @@ import random
 import re
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from countycare.demo.staff import LEAD_HOSPITAL, ZASAKE
 from countycare.demo.steps import step
@@ -323,4 +324,7 @@ def seed_lab(seed: int, *, traffic: bool) -> str:
             accepted += 1
             done.add(order.pk)
     dead = _dead_letters(orders, rng, now, done)
-    return f"3 analyzers, {accepted} result messages, {dead} dead letters"
+    return gettext("3 analyzers, %(accepted)s result messages, %(dead)s dead letters") % {
+        "accepted": accepted,
+        "dead": dead,
+    }
