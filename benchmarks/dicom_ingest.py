@@ -158,6 +158,26 @@ def push(port: int, ae: str, files: list[Path]) -> float:
     return elapsed
 
 
+def timed_receiver(name: str, command, out: Path, files: list[Path], env=None) -> float:
+    """Start a receiver (``command(port, out)``) that writes what it gets into ``out``, push
+    ``files`` into it with storescu, stop it: the seconds of the push. Every file must have
+    been written, or the figure would flatter it."""
+    out.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        command(port, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        wait_port(port, proc)
+        seconds = push(port, "BENCH_US", files)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if len(list(out.iterdir())) != len(files):
+        raise SystemExit(f"{name} did not store every file")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=200)
@@ -223,37 +243,20 @@ def main() -> None:
         # The ceiling of any pynetdicom-based receiver on this machine: pynetdicom's own
         # Storage SCP whose handler only writes each dataset to a file (no parsing, no
         # database) — what is left between it and storescp is pynetdicom's.
-        bare_out = work / f"bare{run}"
-        bare_out.mkdir()
-        port = free_port()
-        bare = subprocess.Popen(
-            [sys.executable, "-c", BARE_SCP, str(port), str(bare_out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        results["pynetdicom_bare"].append(
+            timed_receiver(
+                "pynetdicom", lambda port, out: [sys.executable, "-c", BARE_SCP, str(port), str(out)],
+                work / f"bare{run}", files,
+            )
         )  # fmt: skip
-        try:
-            wait_port(port, bare)
-            results["pynetdicom_bare"].append(push(port, "BENCH_US", files))
-        finally:
-            bare.terminate()
-            bare.wait(timeout=30)
-
-        out = work / f"storescp{run}"
-        out.mkdir()
-        port = free_port()
-        scp = subprocess.Popen(
-            ["storescp", "+xa", "-pdu", "131072", "-od", str(out), "-aet", "COUNTYCARE",
-             str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, TCP_NODELAY="1"),
+        results["storescp"].append(
+            timed_receiver(
+                "storescp",
+                lambda port, out: ["storescp", "+xa", "-pdu", "131072", "-od", str(out),
+                                   "-aet", "COUNTYCARE", str(port)],
+                work / f"storescp{run}", files, env=dict(os.environ, TCP_NODELAY="1"),
+            )
         )  # fmt: skip
-        try:
-            wait_port(port, scp)
-            results["storescp"].append(push(port, "BENCH_US", files))
-        finally:
-            scp.terminate()
-            scp.wait(timeout=30)
-        if len(list(out.iterdir())) != args.files:
-            raise SystemExit("storescp did not store every file")
 
     check = (
         "from countycare.imaging.models import Instance\n"
