@@ -35,6 +35,7 @@ from scipy import signal
 from countycare.ecg import atrial
 
 PRE_S = 0.40  # median-beat window before the R peak
+ST_PR_S = 0.02  # the PR level of the ST deviation: this long before the median QRS onset
 POST_S = 0.70  # and after
 QRS_THRESHOLD = 0.05  # share of the QRS peak slope below which the QRS has ended/not begun
 QRS_QUIET_MS = 12.0  # ...for this long
@@ -389,15 +390,21 @@ def _qrs_features(
             and (initial_min("I") or 0) > -100
         ):
             out.bundle_branch = "L"
-    # ST at the J point (mean of 10 ms after the median QRS offset) against the PR segment.
+    # ST at the J point (mean of 10 ms after the median QRS offset) against the PR segment:
+    # the 20 ms before the median QRS onset, the same instants in every lead, on the median
+    # beat itself. (The level the boundaries use — 12 Hz low-passed, before each lead's own
+    # onset — carries the start of the QRS into those 20 ms: against LUDB's cardiologists,
+    # tuning part, ST at J mean |error| 27.3 → 13.8 µV, bias −11.8 → −3.4 µV;
+    # docs/ecg-validation.md, "ST against the PR segment".)
     j = g_off
     w = max(int(0.01 * fs), 1)
+    pr = slice(max(g_on - int(ST_PR_S * fs), 0), g_on + 1)
     st = {}
     for name in [*names, "-aVR"]:
         m = _lead(names, med, name)
         if m is None or j + w >= len(m):
             continue
-        st[name] = round(float(m[j : j + w].mean() - iso_of(name)), 0)
+        st[name] = round(float(m[j : j + w].mean() - np.median(m[pr])), 0)
     out.st_uv = st
     out.st_elevation_leads = _ste_leads(st, sex=sex, age=age)
 

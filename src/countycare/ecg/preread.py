@@ -378,7 +378,10 @@ def independent_beats(rows: np.ndarray, fs: float) -> list[np.ndarray]:
 def consensus_beats(per_lead: list, fs: float) -> np.ndarray:
     """The beats at least half the leads' detections agree on (within AGREE_TOL_S): each
     lead's peaks are pooled, clustered, and a cluster found in ≥ half the leads is a beat (at
-    its median position). One lead's false or missed detections do not count."""
+    its median position). With three leads or more, one lead's false or missed detections do
+    not count; with two (a Holter's), "half" is one lead, so either lead's detection counts.
+    Requiring both there was measured and not adopted (docs/ecg-validation.md, "Measured, not
+    adopted")."""
     leads = [np.asarray(p, dtype=int) for p in per_lead]
     if not leads:
         return np.zeros(0, dtype=int)
