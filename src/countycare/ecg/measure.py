@@ -35,6 +35,11 @@ from scipy import signal
 from countycare.ecg import atrial
 
 PRE_S = 0.40  # median-beat window before the R peak
+# The P wave's onset is found on the median beat low-passed at this (the T wave's end at
+# 12 Hz): 12 Hz spreads the P wave's up-slope and its tangent met the PR level early, PR
+# +10 ms against LUDB's cardiologists. Chosen on the tuning part among 12, 20, 25, 30, 40 Hz
+# and none (docs/ecg-validation.md, "PR: the P wave's low-pass").
+P_LOWPASS_HZ = 30.0
 ST_PR_S = 0.02  # the PR level of the ST deviation: this long before the median QRS onset
 POST_S = 0.70  # and after
 QRS_THRESHOLD = 0.05  # share of the QRS peak slope below which the QRS has ended/not begun
@@ -175,9 +180,12 @@ def _p_onset(mt: np.ndarray, iso: float, start: int, stop: int) -> tuple[int, in
     if slope[k] == 0:
         return None
     onset = k - (mt[k] - iso) / slope[k]
-    if not np.isfinite(onset):
+    if not np.isfinite(onset) or onset <= start:
+        # The tangent meets the PR level at or before the search window's start: what rises
+        # there is the end of the T wave (or nothing that returns to the PR level), not a P
+        # wave's onset — unknown rather than the window's length.
         return None
-    return round(min(max(onset, start), pp)), pp
+    return round(min(onset, pp)), pp
 
 
 def _median_value(values: list[float], n_min: int) -> float | None:
@@ -254,6 +262,7 @@ def measure(
     stack = np.stack([band[:, beats[i] - pre : beats[i] + post] for i in used])  # beats×leads×t
     med = np.median(stack, axis=0)
     med_t = _lowpass(med, fs, 12.0)
+    med_p = _lowpass(med, fs, P_LOWPASS_HZ)
     r0 = pre
     rr_med = float(np.median(rr))
     t_stop = r0 + int(min(POST_S, 0.85 * rr_med) * fs)
@@ -282,7 +291,7 @@ def measure(
         if te is not None:
             row["qt_ms"] = round((te - on) / fs * 1000, 1)
         p_start = max(on - int(0.30 * fs), 0, r0 - int(0.45 * rr_med * fs))
-        p = _p_onset(med_t[li], iso, p_start, on - int(0.03 * fs))
+        p = _p_onset(med_p[li], iso, p_start, on - int(0.03 * fs))
         if p is not None:
             p_on[name] = p[0]
             row["pr_ms"] = round((on - p[0]) / fs * 1000, 1)
