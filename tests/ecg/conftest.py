@@ -3,7 +3,7 @@
 import pytest
 from django.utils import translation
 
-from tests.telemed.conftest import centers, ecg_center, make_order  # noqa: F401
+from tests.telemed.conftest import centers, ecg_center, make_order, make_reader  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

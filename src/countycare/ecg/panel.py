@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 
 from countycare.core.errors import ValidationError
 from countycare.core.scoping import scoped
-from countycare.ecg import preread, viewer
+from countycare.ecg import preread, selectors, viewer
 from countycare.ecg.models import EcgRecording
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,25 @@ def statement_rows(rec: EcgRecording, language: str = "zh-hans") -> list[dict]:
          "confidence": s.get("confidence")}
         for s in rec.statements or []
     ]  # fmt: skip
+
+
+def previous_context(request, rec: EcgRecording, language: str) -> dict | None:
+    """The resident's earlier ECGs (scoped) and what changed since the latest of them."""
+    earlier = selectors.previous_recordings(request.user, rec)
+    if not earlier:
+        return None
+    comparison = selectors.compare(rec, earlier[0])
+    name = lambda code: preread.statement_name(code, language)  # noqa: E731
+    return {
+        "rows": [
+            {"rec": e, "m": e.measurements or {}, "statements": statement_rows(e, language)}
+            for e in earlier
+        ],
+        "latest": earlier[0],
+        "new": [{"code": c, "name": name(c)} for c in comparison.new],
+        "gone": [{"code": c, "name": name(c)} for c in comparison.gone],
+        "changes": comparison.changes,
+    }
 
 
 def context(request, order, place: str) -> dict | None:
@@ -54,6 +73,11 @@ def context(request, order, place: str) -> dict | None:
                 "m": rec.measurements or {},
                 "statements": statement_rows(rec, language),
                 "beats_used": len((rec.measurements or {}).get("beats_used") or []),
+                "previous": (
+                    previous_context(request, rec, language)
+                    if request is not None and place != "pdf" and rec.status == "done"
+                    else None
+                ),
             }
         )
     if not items:
