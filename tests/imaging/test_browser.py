@@ -100,3 +100,28 @@ def test_the_viewer_in_chromium(
     # frame request may still be running when the next test flushes the database.
     page.wait_for_load_state("networkidle")
     ctx.close()
+
+
+def test_the_prior_study_beside_the_current_one(
+    browser, live_server, settings, tmp_path, devices, make_order, center_reader
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    shots = shots_dir(tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    first = make_order(service="US-ABD", clinical_question="体检：肝胆胰脾")
+    services.store(dicom_bytes(US_RGB, **for_order(first)), device=devices["US"])
+    second = make_order(service="US-ABD", clinical_question="右上腹隐痛2天，复查")
+    services.store(dicom_bytes(US_CINE, **for_order(second)), device=devices["US"])
+
+    ctx, page = login(browser, live_server, center_reader, {"width": 1280, "height": 900})
+    claim_and_read(page, live_server, second)
+    priors = page.locator(".imaging-priors")
+    assert priors.is_visible() and first.accession_number in priors.inner_text()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.imaging-prior-list img'); "
+        "return i && i.complete && i.naturalWidth > 0; }"
+    )
+    page.locator(".imaging-panel").screenshot(path=str(shots / "imaging-priors.png"))
+    page.wait_for_load_state("networkidle")
+    ctx.close()

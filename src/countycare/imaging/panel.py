@@ -58,4 +58,9 @@ def context(request, order, place: str) -> dict | None:
                 audit.Action.READ, actor=request.user, obj=study,
                 detail={"view": f"panel:{place}"},
             )  # fmt: skip
-    return {"items": items, "interactive": place != "pdf", "held": held}
+    priors = (
+        selectors.prior_studies(request.user, order)
+        if request is not None and place != "pdf"
+        else []
+    )
+    return {"items": items, "interactive": place != "pdf", "held": held, "priors": priors}

@@ -100,3 +100,34 @@ def image_instances(study: Study) -> list[Instance]:
     return [
         i for i in instances_of(study) if i.kind in (InstanceKind.IMAGE, InstanceKind.MULTIFRAME)
     ]
+
+
+PRIORS_SHOWN = 5
+
+
+def prior_studies(user, order, limit: int = PRIORS_SHOWN) -> list[Study]:
+    """The resident's earlier studies (on their earlier orders) that ``user`` may see, newest
+    first — a reader compares with the priors before calling a finding new. Each carries
+    ``instance_count`` and ``first_image_id`` (its thumbnail), or None without an image."""
+    studies = list(
+        scoped(user, Study)
+        .filter(order__resident_id=order.resident_id, status=StudyStatus.MATCHED)
+        .exclude(order_id=order.pk)
+        .filter(order__created_at__lt=order.created_at)
+        .select_related("order", "order__service")
+        .annotate(instance_count=Count("series__instances"))
+        .order_by("-order__created_at", "-received_at", "-pk")[:limit]
+    )
+    first: dict[int, int] = {}
+    images = (
+        Instance.objects.filter(
+            series__study__in=studies, kind__in=(InstanceKind.IMAGE, InstanceKind.MULTIFRAME)
+        )
+        .order_by("series__study_id", "series__number", "series_id", "number", "pk")
+        .values_list("series__study_id", "pk")
+    )
+    for study_id, pk in images:
+        first.setdefault(study_id, pk)
+    for s in studies:
+        s.first_image_id = first.get(s.pk)
+    return studies
