@@ -5,8 +5,6 @@ docs/screenshots/ecg-previous.png with COUNTYCARE_SCREENSHOTS=1."""
 from __future__ import annotations
 
 import io
-import zipfile
-from pathlib import Path
 
 from django.urls import reverse
 
@@ -14,17 +12,9 @@ from countycare.ecg.models import EcgRecording, PreReadStatus
 from countycare.telemed import critical
 from countycare.telemed.attachments import add_attachment
 from tests.browser import MARKS, login, shots_dir
+from tests.ecg.helpers import wfdb_zip
 
 pytestmark = MARKS
-DATA = Path(__file__).resolve().parent.parent / "data" / "ecg"
-
-
-def _zip(stem: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for f in DATA.glob(f"{stem}.*"):
-            zf.writestr(f.name, f.read_bytes())
-    return buf.getvalue()
 
 
 def test_the_reader_compares_with_the_previous_ecg(
@@ -37,7 +27,7 @@ def test_the_reader_compares_with_the_previous_ecg(
     recs = []
     for stem in ("1", "34"):  # LUDB 1 first, LUDB 34 a later visit
         order = make_order()
-        att, _ = add_attachment(village_doctor, order.pk, io.BytesIO(_zip(stem)), name="ecg")
+        att, _ = add_attachment(village_doctor, order.pk, io.BytesIO(wfdb_zip(stem)), name="ecg")
         rec = EcgRecording.objects.select_related("order").get(attachment=att)
         assert rec.status == PreReadStatus.DONE, rec.error
         recs.append(rec)

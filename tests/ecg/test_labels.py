@@ -4,13 +4,13 @@ converter makes from the shared data, and ecg-eval reads it (issue 10, validatio
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 from pathlib import Path
 
 import pytest
 
 from countycare.ecg import evaluation
+from tests.ecg.helpers import load_script
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ecg"
 SHARED = Path("/work/shared/data/ecg")
@@ -19,10 +19,7 @@ if not SHARED.is_dir():
 
 
 def _converter():
-    spec = importlib.util.spec_from_file_location("make_labels", DATA / "make_labels.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_labels")
 
 
 def test_labels_file_loads_with_parts_and_scored_statements():

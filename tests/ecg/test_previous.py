@@ -4,8 +4,6 @@ latest of them, and only the ECGs the user may see (the one scoping mechanism)."
 from __future__ import annotations
 
 import io
-import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -13,16 +11,7 @@ from countycare.ecg import selectors
 from countycare.ecg.models import EcgRecording, PreReadStatus
 from countycare.telemed.attachments import add_attachment
 from countycare.telemed.models import CenterKind
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "ecg"
-
-
-def _zip(stem: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for f in DATA.glob(f"{stem}.*"):
-            zf.writestr(f.name, f.read_bytes())
-    return buf.getvalue()
+from tests.ecg.helpers import wfdb_zip
 
 
 @pytest.fixture
@@ -33,7 +22,9 @@ def two_ecgs(make_order, village_doctor, settings, tmp_path, django_capture_on_c
     for stem in ("1", "34"):
         order = make_order()
         with django_capture_on_commit_callbacks(execute=True):
-            att, _ = add_attachment(village_doctor, order.pk, io.BytesIO(_zip(stem)), name="ecg")
+            att, _ = add_attachment(
+                village_doctor, order.pk, io.BytesIO(wfdb_zip(stem)), name="ecg"
+            )
         rec = EcgRecording.objects.select_related("order").get(attachment=att)
         assert rec.status == PreReadStatus.DONE, rec.error
         out.append(rec)
@@ -86,4 +77,6 @@ def test_previous_ecgs_are_scoped(two_ecgs, village_doctor, village_doctor_b1, m
     assert selectors.previous_recordings(village_doctor, second) == [first]
     # Another village's doctor and a reader of another center see none of them.
     assert selectors.previous_recordings(village_doctor_b1, second) == []
-    assert selectors.previous_recordings(make_reader("us_only", CenterKind.ULTRASOUND), second) == []
+    assert (
+        selectors.previous_recordings(make_reader("us_only", CenterKind.ULTRASOUND), second) == []
+    )

@@ -6,27 +6,19 @@ docs/ecg-validation.md, "ST against the PR segment"). The level the QRS boundari
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from countycare.ecg import evaluation
+from tests.ecg.helpers import load_script
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "ecg"
 SHARED = Path("/work/shared/data/ecg")
 if not SHARED.is_dir():
     SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecg"
 
 # The first ten records of LUDB's tuning part (evaluation.split).
 TUNING = ["1", "2", "4", "6", "10", "11", "12", "13", "14", "16"]
-
-
-def _ludb_st():
-    spec = importlib.util.spec_from_file_location("ludb_st", DATA / "ludb_st.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_records_are_the_first_of_the_tuning_part():
@@ -38,7 +30,7 @@ def test_the_records_are_the_first_of_the_tuning_part():
     not (SHARED / "ludb" / "data" / "1.i").exists(), reason="needs the shared LUDB annotations"
 )
 def test_st_at_j_agrees_with_the_cardiologists():
-    ludb_st = _ludb_st()
+    ludb_st = load_script("ludb_st")
     figures = ludb_st.summary(ludb_st.pairs(SHARED, TUNING))["tuning"]
     assert figures["leads"] >= 100  # 12 leads × 10 records, less any lead not measured
     assert figures["median_abs_uv"] <= 15  # 0.15 mm (28 µV before)
