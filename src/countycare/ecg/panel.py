@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 from countycare.core.errors import ValidationError
 from countycare.core.scoping import scoped
 from countycare.ecg import preread, selectors, viewer
-from countycare.ecg.models import EcgRecording
+from countycare.ecg.models import EcgRecording, PreReadStatus
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def context(request, order, place: str) -> dict | None:
                 "beats_used": len((rec.measurements or {}).get("beats_used") or []),
                 "previous": (
                     previous_context(request, rec, language)
-                    if request is not None and place != "pdf" and rec.status == "done"
+                    if request is not None and place != "pdf" and rec.status == PreReadStatus.DONE
                     else None
                 ),
             }

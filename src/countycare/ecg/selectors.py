@@ -15,8 +15,8 @@ from countycare.core.scoping import scoped
 from countycare.ecg.models import EcgRecording, PreReadStatus
 
 PREVIOUS_SHOWN = 3
-# Measurements compared with the previous ECG: (key in measurements or None for the rate,
-# label, unit). A change is shown when it reaches the step: a rate change of 10 bpm, a PR or
+# Measurements compared with the previous ECG: (key — ``heart_rate`` the recording's rate,
+# the others its ``measurements`` —, label, unit, step). A change is shown when it reaches the step: a rate change of 10 bpm, a PR or
 # QRS change of 20 ms, a QTc change of 30 ms and an axis change of 30° are the sizes a
 # cardiologist comments on in a serial comparison; smaller ones are measurement noise (PR
 # and QT are within ~15 ms of LUDB's cardiologists, docs/ecg-validation.md).
