@@ -3,11 +3,13 @@ we did not write — against a running listener (issue 4, "Done means"; WH-02, W
 
 from __future__ import annotations
 
+import time
+
 import pydicom
 import pytest
 from django.utils import timezone
 
-from countycare.imaging.models import Association, Instance, Study, StudyStatus
+from countycare.imaging.models import Association, Instance, Receipt, Study, StudyStatus
 from countycare.telemed.models import Attachment, AttachmentKind
 from tests.imaging.conftest import (
     ECG,
@@ -124,9 +126,20 @@ def test_an_ecg_waveform_is_handed_to_the_ecg_app(listener, devices, make_order,
     attachment = Attachment.objects.get(order=order)
     assert attachment.kind == AttachmentKind.ECG and instance.attachment == attachment
     assert attachment.external_uid == instance.sop_instance_uid
+    from django.db import connection
+
     from countycare.ecg.models import EcgRecording
 
-    assert EcgRecording.objects.filter(attachment=attachment).exists()
+    # The ECG app takes the attachment over once its transaction commits (ecg.signals): give
+    # that hand-off a moment rather than racing it, and say what was there if it never came.
+    deadline = time.monotonic() + 15
+    while not EcgRecording.objects.filter(attachment=attachment).exists():
+        assert time.monotonic() < deadline, (
+            f"no ECG recording for attachment {attachment.pk}; in_atomic_block="
+            f"{connection.in_atomic_block}, receipts="
+            f"{list(Receipt.objects.values_list('state', 'error'))}"
+        )
+        time.sleep(0.05)
 
 
 def test_an_unmatched_study_waits_for_reconciliation(listener, devices, write_dicom):
