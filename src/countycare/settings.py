@@ -271,8 +271,6 @@ CELERY_BEAT_SCHEDULE = {
     "imaging-index-receipts": {"task": "imaging.index_receipts", "schedule": 60.0},
     # Contracts past their end become expired (reads go by the dates either way).
     "familydoctor-expire-contracts": {"task": "familydoctor.expire_contracts", "schedule": 86400.0},
-    # ECG attachments whose after-commit ingest or pre-read task was lost (a process died).
-    "ecg-sweep": {"task": "ecg.sweep", "schedule": 60.0},
 }
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -16,4 +16,4 @@ def test_every_scheduled_task_is_registered():
             importlib.import_module(f"{config.name}.tasks")
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled - set(app.tasks) == set()
-    assert {"imaging.index_receipts", "familydoctor.expire_contracts", "ecg.sweep"} <= scheduled
+    assert {"imaging.index_receipts", "familydoctor.expire_contracts"} <= scheduled

@@ -18,7 +18,6 @@ knows nothing of this app.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from decimal import Decimal
 
@@ -82,48 +81,6 @@ def ingest(attachment: Attachment) -> EcgRecording | None:
 
     transaction.on_commit(lambda: tasks.preread.delay(rec.pk))
     return rec
-
-
-# The sweep (``tasks.sweep``, celery beat): an ECG attachment is ingested after its upload
-# commits, by an in-memory ``on_commit`` callback, and its pre-read is a task; a process that
-# dies in between would leave an ECG nobody pre-reads. What the sweep picks up:
-SWEEP_GRACE = dt.timedelta(minutes=1)  # …attachments older than this without a recording
-SWEEP_WINDOW = dt.timedelta(days=1)  # …uploaded within this (older ones are looked at by then)
-PREREAD_STUCK = dt.timedelta(minutes=10)  # …recordings pending this long (a pre-read takes < 1 s)
-
-
-def sweep(now: dt.datetime | None = None) -> dict:
-    """Ingest the ECG attachments left without a recording, and queue again the pre-reads
-    left pending; idempotent like ``ingest`` and ``run_preread``. Returns the counts."""
-    from countycare.ecg import tasks
-
-    now = now or timezone.now()
-    orphans = Attachment.objects.filter(
-        kind=AttachmentKind.ECG,
-        ecg_recording__isnull=True,
-        uploaded_at__lt=now - SWEEP_GRACE,
-        uploaded_at__gte=now - SWEEP_WINDOW,
-    ).order_by("pk")
-    ingested = 0
-    for attachment in orphans:
-        try:
-            if ingest(attachment) is not None:
-                ingested += 1
-        except Exception:
-            log.exception("ECG sweep: ingest of attachment %s failed", attachment.pk)
-    stuck = list(
-        EcgRecording.objects.filter(
-            status=PreReadStatus.PENDING,
-            attachment__uploaded_at__lt=now - PREREAD_STUCK,
-            attachment__uploaded_at__gte=now - SWEEP_WINDOW,
-        ).values_list("pk", flat=True)
-    )
-    for pk in stuck:
-        tasks.preread.delay(pk)
-    if ingested or stuck:
-        log.warning("ECG sweep: %d attachments ingested, %d pre-reads queued again", ingested,
-                    len(stuck))  # fmt: skip
-    return {"ingested": ingested, "requeued": len(stuck)}
 
 
 def run_preread(recording_id: int, *, force: bool = False) -> EcgRecording:

@@ -10,11 +10,3 @@ def preread(recording_id: int) -> None:
     from countycare.ecg.services import run_preread
 
     run_preread(recording_id)
-
-
-@shared_task(name="ecg.sweep")
-def sweep() -> dict:
-    """ECG attachments left without a recording, pre-reads left pending (celery beat)."""
-    from countycare.ecg.services import sweep as run
-
-    return run()
